@@ -1,0 +1,388 @@
+//! The HTTP client of the WeChat API. It is the only code that builds API URLs or talks reqwest
+//! for API calls: one shared connection pool, a connect timeout, an idle-read timeout, and a
+//! per-call timeout for API calls (uploads, which may be large, have only the idle timeout).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::errcode::ErrCode;
+use super::error::{ApiError, Endpoint, snippet, transport_detail};
+use super::types::*;
+use crate::secret::Secret;
+
+/// Timeouts of the shared client.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Establishing a TCP/TLS connection.
+    pub connect: Duration,
+    /// A whole API call, answer included.
+    pub request: Duration,
+    /// Silence on an open connection (a stalled upload).
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A cheap-to-clone handle on the API at one base URL.
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    pub(super) http: reqwest::Client,
+    base: Url,
+    request_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not set up the HTTP client: {0}")]
+pub struct ClientSetupError(String);
+
+/// How the access token travels: most endpoints take `access_token`, the authorizer-token
+/// endpoint takes `component_access_token`, and the component-token endpoint takes none.
+enum TokenParam<'a> {
+    None,
+    AccessToken(&'a Secret),
+    ComponentAccessToken(&'a Secret),
+}
+
+impl ApiClient {
+    pub fn new(base: Url, timeouts: Timeouts) -> Result<Self, ClientSetupError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tcb-deploy/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.idle)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientSetupError(transport_detail(e)))?;
+        Ok(ApiClient {
+            http,
+            base,
+            request_timeout: timeouts.request,
+        })
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, endpoint: Endpoint, token: &TokenParam<'_>) -> Url {
+        let mut url = self.base.clone();
+        let path = format!(
+            "{}/{}",
+            self.base.path().trim_end_matches('/'),
+            endpoint.path()
+        );
+        url.set_path(&path);
+        url.set_query(None);
+        match token {
+            TokenParam::None => {}
+            TokenParam::AccessToken(t) => {
+                url.query_pairs_mut().append_pair("access_token", t.expose());
+            }
+            TokenParam::ComponentAccessToken(t) => {
+                url.query_pairs_mut()
+                    .append_pair("component_access_token", t.expose());
+            }
+        }
+        url
+    }
+
+    async fn call<B: Serialize, A: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        token: TokenParam<'_>,
+        body: &B,
+    ) -> Result<A, ApiError> {
+        let url = self.url(endpoint, &token);
+        tracing::debug!(%endpoint, "calling");
+        let answer = self
+            .http
+            .post(url)
+            .timeout(self.request_timeout)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport {
+                endpoint,
+                detail: transport_detail(e),
+            })?;
+        let status = answer.status().as_u16();
+        let bytes = answer.bytes().await.map_err(|e| ApiError::Transport {
+            endpoint,
+            detail: transport_detail(e),
+        })?;
+        let result = parse_answer(endpoint, status, &bytes);
+        if let Err(e) = &result {
+            tracing::debug!(%endpoint, status, error = %e, "call failed");
+        }
+        result
+    }
+
+    /// Whether the tool's own emulator answers at the base URL.
+    pub async fn is_emulator(&self) -> bool {
+        let Ok(url) = self.base.join("_emulator/health") else {
+            return false;
+        };
+        let answer = self.http.get(url).timeout(self.request_timeout).send().await;
+        let Ok(answer) = answer else { return false };
+        let body: Result<serde_json::Value, _> = answer.json().await;
+        body.is_ok_and(|v| v["service"] == "tcb-deploy-emulator")
+    }
+
+    pub async fn describe_static_store(
+        &self,
+        token: &Secret,
+        env: &str,
+    ) -> Result<Vec<StaticStore>, ApiError> {
+        let answer: DescribeStaticStoreAnswer = self
+            .call(
+                Endpoint::DescribeStaticStore,
+                TokenParam::AccessToken(token),
+                &EnvRequest { env },
+            )
+            .await?;
+        Ok(answer.data)
+    }
+
+    pub async fn create_static_store(&self, token: &Secret, env: &str) -> Result<(), ApiError> {
+        let _: Empty = self
+            .call(
+                Endpoint::CreateStaticStore,
+                TokenParam::AccessToken(token),
+                &EnvRequest { env },
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn upload_link(
+        &self,
+        token: &Secret,
+        env: &str,
+        filename: &str,
+    ) -> Result<UploadLink, ApiError> {
+        let link: UploadLink = self
+            .call(
+                Endpoint::StaticUploadFile,
+                TokenParam::AccessToken(token),
+                &UploadFileRequest { env, filename },
+            )
+            .await?;
+        match Url::parse(&link.signed_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(link),
+            _ => Err(ApiError::BadAnswer {
+                endpoint: Endpoint::StaticUploadFile,
+                reason: format!(
+                    "signed_url is not an http(s) URL: {:?}",
+                    snippet(crate::secret::redact_url(&link.signed_url).as_bytes(), 80)
+                ),
+            }),
+        }
+    }
+
+    /// One page of the store's listing, starting after `marker`.
+    pub async fn file_list_page(
+        &self,
+        token: &Secret,
+        env: &str,
+        prefix: Option<&str>,
+        marker: Option<&str>,
+    ) -> Result<FileListPage, ApiError> {
+        self.call(
+            Endpoint::StaticFileList,
+            TokenParam::AccessToken(token),
+            &FileListRequest { env, prefix, marker },
+        )
+        .await
+    }
+
+    pub async fn env_info(
+        &self,
+        authorizer_token: &Secret,
+        env: Option<&str>,
+    ) -> Result<Vec<EnvInfo>, ApiError> {
+        let answer: EnvInfoAnswer = self
+            .call(
+                Endpoint::GetEnvInfo,
+                TokenParam::AccessToken(authorizer_token),
+                &EnvInfoRequest { env },
+            )
+            .await?;
+        Ok(answer.info_list)
+    }
+
+    pub async fn share_env(
+        &self,
+        token: &Secret,
+        env: &str,
+        appids: &[String],
+        source_type: Option<u32>,
+    ) -> Result<ShareEnvAnswer, ApiError> {
+        let request = ShareEnvRequest {
+            data: vec![ShareEnvItem { env, appids }],
+            source_type,
+        };
+        self.call(
+            Endpoint::BatchShareEnv,
+            TokenParam::AccessToken(token),
+            &request,
+        )
+        .await
+    }
+
+    pub async fn component_token(
+        &self,
+        appid: &str,
+        appsecret: &Secret,
+        ticket: &Secret,
+    ) -> Result<ComponentTokenAnswer, ApiError> {
+        let request = ComponentTokenRequest {
+            component_appid: appid,
+            component_appsecret: appsecret.expose(),
+            component_verify_ticket: ticket.expose(),
+        };
+        self.call(Endpoint::ComponentToken, TokenParam::None, &request)
+            .await
+    }
+
+    pub async fn authorizer_token(
+        &self,
+        component_token: &Secret,
+        component_appid: &str,
+        authorizer_appid: &str,
+        refresh_token: &Secret,
+    ) -> Result<AuthorizerTokenAnswer, ApiError> {
+        let request = AuthorizerTokenRequest {
+            component_appid,
+            authorizer_appid,
+            authorizer_refresh_token: refresh_token.expose(),
+        };
+        self.call(
+            Endpoint::AuthorizerToken,
+            TokenParam::ComponentAccessToken(component_token),
+            &request,
+        )
+        .await
+    }
+}
+
+/// Reads an answer: JSON with `errcode` 0 (or none) becomes `A`; anything else an [`ApiError`].
+pub(crate) fn parse_answer<A: DeserializeOwned>(
+    endpoint: Endpoint,
+    status: u16,
+    bytes: &[u8],
+) -> Result<A, ApiError> {
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ => {
+            return Err(ApiError::NotJson {
+                endpoint,
+                status,
+                snippet: snippet(bytes, 200),
+            });
+        }
+    };
+    let errcode = match value.get("errcode") {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(code) => code
+            .as_i64()
+            .or_else(|| code.as_str().and_then(|s| s.trim().parse().ok()))
+            .ok_or_else(|| ApiError::BadAnswer {
+                endpoint,
+                reason: format!("errcode is not a number: {}", snippet(code.to_string().as_bytes(), 40)),
+            })?,
+    };
+    if errcode != 0 {
+        let errmsg = value
+            .get("errmsg")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default();
+        return Err(ApiError::Service {
+            endpoint,
+            code: ErrCode::from_code(errcode),
+            errmsg: snippet(errmsg.as_bytes(), 200),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::BadAnswer {
+        endpoint,
+        reason: snippet(e.to_string().as_bytes(), 200),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const E: Endpoint = Endpoint::DescribeStaticStore;
+
+    #[test]
+    fn html_answer_is_not_json_with_status_and_snippet() {
+        let err = parse_answer::<Empty>(E, 502, b"<html><body>Bad Gateway</body></html>").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("HTTP 502"), "{text}");
+        assert!(text.contains("<html><body>Bad Gateway"), "{text}");
+    }
+
+    #[test]
+    fn empty_body_is_not_json() {
+        let err = parse_answer::<Empty>(E, 200, b"").unwrap_err();
+        assert!(matches!(err, ApiError::NotJson { status: 200, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn truncated_json_is_not_json() {
+        let err = parse_answer::<Empty>(E, 200, br#"{"errcode":0,"Da"#).unwrap_err();
+        assert!(matches!(err, ApiError::NotJson { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn errcode_becomes_service_error_with_short_message() {
+        let huge = format!(r#"{{"errcode":45009,"errmsg":"{}"}}"#, "q".repeat(10_000));
+        let err = parse_answer::<Empty>(E, 200, huge.as_bytes()).unwrap_err();
+        assert_eq!(err.errcode(), Some(ErrCode::DailyQuota));
+        assert!(err.to_string().len() < 600, "{}", err.to_string().len());
+    }
+
+    #[test]
+    fn wrong_field_type_is_bad_answer() {
+        let err =
+            parse_answer::<DescribeStaticStoreAnswer>(E, 200, br#"{"errcode":0,"data":"x"}"#)
+                .unwrap_err();
+        assert!(matches!(err, ApiError::BadAnswer { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn missing_errcode_means_success() {
+        let a: ComponentTokenAnswer = parse_answer(
+            Endpoint::ComponentToken,
+            200,
+            br#"{"component_access_token":"t","expires_in":7200}"#,
+        )
+        .unwrap();
+        assert_eq!(a.expires_in, 7200);
+    }
+
+    #[test]
+    fn token_goes_in_the_query_and_base_path_is_kept() {
+        let client = ApiClient::new(
+            Url::parse("http://127.0.0.1:1/proxy/").unwrap(),
+            Timeouts::default(),
+        )
+        .unwrap();
+        let token = Secret::new("tok");
+        let url = client.url(Endpoint::StaticUploadFile, &TokenParam::AccessToken(&token));
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:1/proxy/componenttcb/staticuploadfile?access_token=tok"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Upload of one object to a signed link: `PUT` the bytes with `x-cos-security-token`.
+//! The object store answers errors as XML (`<Error><Code>…</Code><Message>…</Message></Error>`);
+//! they are read into [`CosError`], which says whether a fresh link, a retry or neither helps.
+
+use super::client::ApiClient;
+use super::error::{snippet, transport_detail};
+use crate::secret::{Secret, redact_url};
+
+/// What to send, besides the bytes.
+#[derive(Debug)]
+pub struct PutObject<'a> {
+    pub signed_url: &'a str,
+    pub token: &'a Secret,
+    pub content_length: u64,
+    pub content_type: Option<&'a str>,
+    pub cache_control: Option<&'a str>,
+}
+
+/// A stored object, as the store acknowledged it.
+#[derive(Debug)]
+pub struct PutAnswer {
+    /// The ETag without quotes; for a single PUT it is the object's MD5 in hex.
+    pub etag: Option<String>,
+}
+
+/// What helps after a failed PUT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CosReaction {
+    /// The link is too old: ask for a fresh link and PUT again.
+    FreshLink,
+    /// The signature was refused: one fresh link may help; a second refusal fails the file.
+    FreshLinkOnce,
+    /// Transient: retry with backoff.
+    Retry,
+    /// Give up on this file.
+    Fail,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CosError {
+    #[error("upload refused: HTTP {status} {code} ({message})")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("upload answered HTTP {status} with an unexpected body ({snippet:?})")]
+    Unexpected { status: u16, snippet: String },
+    #[error("upload failed ({detail}); check the network")]
+    Transport { detail: String },
+}
+
+impl CosError {
+    pub fn reaction(&self) -> CosReaction {
+        match self {
+            Self::Rejected { code, message, .. }
+                if code == "AccessDenied" && message.contains("expired") =>
+            {
+                CosReaction::FreshLink
+            }
+            Self::Rejected { code, .. } if code == "SignatureDoesNotMatch" => {
+                CosReaction::FreshLinkOnce
+            }
+            Self::Rejected { status, code, .. } if *status >= 500 || code == "SlowDown" => {
+                CosReaction::Retry
+            }
+            Self::Unexpected { status, .. } if *status >= 500 || *status == 429 => {
+                CosReaction::Retry
+            }
+            Self::Transport { .. } => CosReaction::Retry,
+            _ => CosReaction::Fail,
+        }
+    }
+}
+
+impl ApiClient {
+    /// PUTs `body` to a signed link. The URL is used exactly as the service gave it.
+    pub async fn put_object(
+        &self,
+        put: &PutObject<'_>,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<PutAnswer, CosError> {
+        tracing::debug!(url = %redact_url(put.signed_url), bytes = put.content_length, "PUT");
+        let mut request = self
+            .http
+            .put(put.signed_url)
+            .header("x-cos-security-token", put.token.expose())
+            .header(reqwest::header::CONTENT_LENGTH, put.content_length);
+        if let Some(ct) = put.content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        if let Some(cc) = put.cache_control {
+            request = request.header(reqwest::header::CACHE_CONTROL, cc);
+        }
+        let answer = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CosError::Transport {
+                detail: transport_detail(e),
+            })?;
+        let status = answer.status();
+        let etag = answer
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().trim_matches('"').to_ascii_lowercase());
+        if status.is_success() {
+            return Ok(PutAnswer { etag });
+        }
+        let bytes = answer.bytes().await.unwrap_or_default();
+        Err(parse_cos_error(status.as_u16(), &bytes))
+    }
+}
+
+/// Reads a COS XML error body.
+pub(crate) fn parse_cos_error(status: u16, body: &[u8]) -> CosError {
+    let text = String::from_utf8_lossy(body);
+    match (xml_text(&text, "Code"), xml_text(&text, "Message")) {
+        (Some(code), message) => CosError::Rejected {
+            status,
+            code: snippet(code.as_bytes(), 64),
+            message: snippet(message.unwrap_or_default().as_bytes(), 200),
+        },
+        (None, _) => CosError::Unexpected {
+            status,
+            snippet: snippet(body, 200),
+        },
+    }
+}
+
+fn xml_text<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&close)? + start;
+    Some(text[start..end].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xml(code: &str, message: &str) -> Vec<u8> {
+        format!(
+            "<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>{message}</Message><Resource>/a</Resource><RequestId>1</RequestId></Error>"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn reactions_of_cos_errors() {
+        let cases = [
+            (403, "AccessDenied", "Request has expired", CosReaction::FreshLink),
+            (403, "SignatureDoesNotMatch", "x", CosReaction::FreshLinkOnce),
+            (500, "InternalError", "x", CosReaction::Retry),
+            (503, "SlowDown", "x", CosReaction::Retry),
+            (403, "AccessDenied", "Access Denied.", CosReaction::Fail),
+            (400, "EntityTooLarge", "x", CosReaction::Fail),
+        ];
+        for (status, code, message, reaction) in cases {
+            let err = parse_cos_error(status, &xml(code, message));
+            assert_eq!(err.reaction(), reaction, "{err}");
+        }
+    }
+
+    #[test]
+    fn non_xml_error_keeps_status_and_snippet() {
+        let err = parse_cos_error(502, b"<html>bad gateway</html>");
+        assert!(matches!(err, CosError::Unexpected { status: 502, .. }));
+        assert_eq!(err.reaction(), CosReaction::Retry);
+        assert!(err.to_string().contains("bad gateway"));
+    }
+}

@@ -1,0 +1,166 @@
+//! The one error type of the API client. Every failure of a call (an `errcode`, an answer that is
+//! not JSON, a broken connection) is a variant here, and each says how the caller should react.
+
+use std::fmt;
+
+use super::errcode::{ErrCode, Reaction};
+use crate::exit::ExitCode;
+
+/// The API endpoints this tool calls. `Display` gives the path, which is also the label used in
+/// logs and counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    DescribeStaticStore,
+    CreateStaticStore,
+    StaticUploadFile,
+    StaticFileList,
+    GetEnvInfo,
+    BatchShareEnv,
+    ComponentToken,
+    AuthorizerToken,
+}
+
+impl Endpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::DescribeStaticStore => "componenttcb/describestaticstore",
+            Self::CreateStaticStore => "componenttcb/createstaticstore",
+            Self::StaticUploadFile => "componenttcb/staticuploadfile",
+            Self::StaticFileList => "componenttcb/staticfilelist",
+            Self::GetEnvInfo => "tcb/getenvinfo",
+            Self::BatchShareEnv => "componenttcb/batchshareenv",
+            Self::ComponentToken => "cgi-bin/component/api_component_token",
+            Self::AuthorizerToken => "cgi-bin/component/api_authorizer_token",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The service answered with a non-zero `errcode`.
+    #[error("{endpoint} answered errcode {} ({errmsg}): {}", code.code(), code.advice())]
+    Service {
+        endpoint: Endpoint,
+        code: ErrCode,
+        errmsg: String,
+    },
+    /// Something other than the API answered (a proxy's HTML page, an empty body).
+    #[error(
+        "{endpoint} answered HTTP {status} with a body that is not JSON ({snippet:?}); check api_base and any proxy in between"
+    )]
+    NotJson {
+        endpoint: Endpoint,
+        status: u16,
+        snippet: String,
+    },
+    /// JSON, but not of the shape the endpoint documents.
+    #[error(
+        "{endpoint} answered JSON of an unexpected shape ({reason}); the API may have changed, please report it"
+    )]
+    BadAnswer { endpoint: Endpoint, reason: String },
+    /// The request did not complete: connection refused or reset, DNS failure, timeout.
+    #[error("{endpoint} could not be reached ({detail}); check the network and api_base")]
+    Transport { endpoint: Endpoint, detail: String },
+}
+
+impl ApiError {
+    pub fn reaction(&self) -> Reaction {
+        match self {
+            Self::Service { code, .. } => code.reaction(),
+            Self::NotJson { .. } | Self::Transport { .. } => Reaction::Retry,
+            Self::BadAnswer { .. } => Reaction::Bug,
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Service { code, .. } => code.exit_code(),
+            _ => ExitCode::Remote,
+        }
+    }
+
+    /// The `errcode`, when the service gave one.
+    pub fn errcode(&self) -> Option<ErrCode> {
+        match self {
+            Self::Service { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// At most `max` characters of `bytes` as text, control characters escaped, for error messages.
+pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .flat_map(|c| {
+            if c.is_control() && c != ' ' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Describes a reqwest error without its URL (which carries the access token) and with its
+/// causes, e.g. "timed out" or "connection refused".
+pub(crate) fn transport_detail(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut detail = if err.is_timeout() {
+        "timed out".to_owned()
+    } else if err.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        err.to_string()
+    };
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !detail.contains(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        source = cause.source();
+    }
+    crate::secret::redact_url(&detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_truncates_and_escapes() {
+        assert_eq!(snippet(b"<html>\n", 200), "<html>\\n");
+        let long = "x".repeat(300);
+        let s = snippet(long.as_bytes(), 200);
+        assert_eq!(s.chars().count(), 201);
+        assert!(s.ends_with('…'));
+        assert_eq!(snippet(b"", 200), "");
+    }
+
+    #[test]
+    fn service_error_names_code_and_advice() {
+        let e = ApiError::Service {
+            endpoint: Endpoint::DescribeStaticStore,
+            code: ErrCode::NoCloudDev,
+            errmsg: "no qbase privilege".into(),
+        };
+        let text = e.to_string();
+        assert!(text.contains("85088"), "{text}");
+        assert!(text.contains("cloud development"), "{text}");
+        assert_eq!(e.exit_code(), ExitCode::Auth);
+    }
+}

@@ -1,0 +1,21 @@
+//! Typed client of the WeChat third-party-platform API (static store, environments, tokens) and
+//! of the signed-PUT object store behind `staticuploadfile`.
+//!
+//! This is the only module that builds API URLs or uses reqwest. It knows nothing of token
+//! sources or retries: callers pass a token and read the error's [`Reaction`].
+
+mod client;
+mod cos;
+mod errcode;
+mod error;
+mod types;
+
+pub use client::{ApiClient, ClientSetupError, Timeouts};
+pub(crate) use error::snippet;
+pub use cos::{CosError, CosReaction, PutAnswer, PutObject};
+pub use errcode::{ErrCode, Reaction};
+pub use error::{ApiError, Endpoint};
+pub use types::{
+    EnvInfo, FileListPage, RemoteFile, ShareConfirmation, ShareEnvAnswer, ShareError,
+    StaticStore, UploadLink,
+};

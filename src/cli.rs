@@ -1,0 +1,183 @@
+//! The command line, as clap parses it. These structs mirror the flags; they are turned into a
+//! validated [`crate::config::Config`] before any work starts, and core code never sees them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tcb-deploy",
+    version,
+    about = "Keeps a WeChat CloudBase static website in step with a local build-output folder"
+)]
+pub struct Cli {
+    /// Config file (TOML); see deploy.example.toml.
+    #[arg(long, global = true, env = "TCB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output (-q warnings only, -qq errors only).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Log line format on standard error.
+    #[arg(long, global = true, env = "TCB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the static website of an environment: URL, status, bucket, region.
+    Status(StatusArgs),
+    /// Open the static website of an environment.
+    Create(CreateArgs),
+    /// List the merchant's cloud environments (needs the authorizer token).
+    Envs(EnvsArgs),
+    /// Share an environment with mini programs; prints the URL each admin must open to confirm.
+    Share(ShareArgs),
+    /// Run the local emulator of the API and of the upload store; it serves the deployed sites.
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Environment id (default: `env` from the config, or TCB_ENV).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Environment id (default: `env` from the config, or TCB_ENV).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Wait until the website is online.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvsArgs {
+    /// Only this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// Environment id (default: `env` from the config, or TCB_ENV).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Mini program appid to share with; repeat for several.
+    #[arg(long = "appid", value_name = "APPID", required = true)]
+    pub appids: Vec<String>,
+    /// Source of the environment (1 = cloud hosting); omitted unless given.
+    #[arg(long)]
+    pub source_type: Option<u32>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (default: `emulator_addr`, else 127.0.0.1:8790).
+    #[arg(long)]
+    pub addr: Option<SocketAddr>,
+    /// Data folder (default: STATE_DIR/emulator).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Validity of signed upload links.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub link_lifetime_secs: u64,
+    /// Lifetime of the tokens it issues.
+    #[arg(long, value_name = "SECS", default_value_t = 7200)]
+    pub token_lifetime_secs: u64,
+    /// How long a new static store stays `processing`.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub create_delay_ms: u64,
+    /// Entries per page of `staticfilelist`.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub list_page_size: u64,
+    /// Answer 85088 (no cloud-development privilege) for this environment; repeatable.
+    #[arg(long, value_name = "ENV")]
+    pub env_without_cloud_dev: Vec<String>,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Fault injection, for tests and benchmarks.
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// Added latency per API call.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub api_latency_ms: u64,
+    /// Added latency per PUT.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub put_latency_ms: u64,
+    /// Fraction of API calls answered errcode -1.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub api_error_rate: f64,
+    /// Fraction of PUTs answered 500.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub put_error_rate: f64,
+    /// Fraction of connections dropped without an answer.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
+    pub reset_rate: f64,
+    /// Issued tokens expire after this many uses.
+    #[arg(long, value_name = "N")]
+    pub token_lifetime_calls: Option<u64>,
+    /// API calls allowed per minute before 45011.
+    #[arg(long, value_name = "N")]
+    pub quota_per_minute: Option<u64>,
+    /// Seed of the fault generator, for reproducible runs.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("expected a fraction between 0 and 1, e.g. 0.2".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates_outside_zero_to_one_are_refused() {
+        assert!(rate("0.2").is_ok());
+        assert!(rate("1.5").is_err());
+        assert!(rate("-0.1").is_err());
+        assert!(rate("x").is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! One file per command. A command takes validated values, does its work through
+//! [`crate::remote::Remote`] or the emulator, prints its result on standard output, and returns
+//! the exit code; it never parses flags or reads the environment itself.
+
+mod create;
+mod emulator;
+mod envs;
+mod share;
+mod status;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::exit::ExitCode;
+
+/// Runs the parsed command line with the given environment variables.
+pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, Error> {
+    let config = Config::load(cli.config.as_deref(), &vars)?;
+    if let Command::Emulator(args) = &cli.command {
+        return emulator::run(&config, args).await;
+    }
+    let connection = Connection::open(&config).await?;
+    let result = match &cli.command {
+        Command::Status(args) => status::run(&connection.remote, &config.env(args.env.as_deref())?, args.json).await,
+        Command::Create(args) => create::run(&connection.remote, &config.env(args.env.as_deref())?, args).await,
+        Command::Envs(args) => envs::run(&connection.remote, args).await,
+        Command::Share(args) => share::run(&connection.remote, &config.env(args.env.as_deref())?, args).await,
+        Command::Emulator(_) => unreachable!("handled above"),
+    };
+    connection.close().await;
+    result
+}
+
+/// Writes a command's result to standard output. A closed pipe (`| head`) is not an error.
+fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Serialises a command's JSON result, one document, newline-terminated.
+fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+    text.push('\n');
+    print(&text)
+}

@@ -1,0 +1,435 @@
+//! Configuration: a TOML file, then `TCB_*` environment variables, then command-line flags, merged
+//! into one validated [`Config`]. Nothing else in the tool reads the environment or the file;
+//! the rest of the code receives ready-to-use values.
+
+mod settings;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::api::Timeouts;
+use crate::auth::{AuthorizerSource, ComponentCredentials, ComponentSource, Value};
+use crate::emulator;
+use crate::exit::ExitCode;
+use crate::secret::Secret;
+pub use settings::{ENV_PREFIX, Settings};
+
+/// The official API.
+pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
+/// Where the embedded emulator listens by default.
+pub const DEFAULT_EMULATOR_ADDR: &str = "127.0.0.1:8790";
+/// State folder, relative to the working directory, when nothing else names one.
+pub const DEFAULT_STATE_DIR: &str = ".tcb-deploy";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}; check the --config path", path.display())]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: invalid config: {message}", path.display())]
+    Toml {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: unknown key `{key}`{}", path.display(), match suggestion {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => "; see README.md for the keys".to_owned(),
+    })]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        suggestion: Option<String>,
+    },
+    #[error("{}: `{key}` is a secret and is not read from config files; set {var} or use `{instead}`", path.display())]
+    SecretInFile {
+        path: PathBuf,
+        key: String,
+        var: String,
+        instead: &'static str,
+    },
+    #[error("invalid environment variable: {detail}")]
+    Env { detail: String },
+    #[error("invalid {key} {value:?}: {reason}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("no environment id given; pass --env, set `env` in the config file, or set TCB_ENV")]
+    MissingEnv,
+}
+
+impl ConfigError {
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::Usage
+    }
+}
+
+/// Where the API is.
+#[derive(Clone, Debug)]
+pub enum ApiTarget {
+    /// A real (or stand-in) API at this base URL.
+    Remote(Url),
+    /// The embedded emulator, started inside this process (or reused if one already listens
+    /// at `emulator_addr`).
+    Local,
+}
+
+/// The validated configuration every command runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub api: ApiTarget,
+    /// Where the emulator listens (`api_base = "local"`, and the `emulator` command's default).
+    pub emulator_addr: SocketAddr,
+    pub default_env: Option<String>,
+    pub state_dir: PathBuf,
+    pub timeouts: Timeouts,
+    /// `None`: nothing configured (an error once a call needs it).
+    pub component: Option<ComponentSource>,
+    pub authorizer: Option<AuthorizerSource>,
+}
+
+impl Config {
+    /// Loads the file (if any) and the environment `vars`, and validates the result.
+    pub fn load(file: Option<&Path>, vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let from_file = match file {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        let settings = from_file.overlay(Settings::from_env(vars)?)?;
+        Config::from_settings(settings, vars)
+    }
+
+    fn from_settings(s: Settings, vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let secret = |name: &str| {
+            vars.get(&format!("{ENV_PREFIX}{name}"))
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| Secret::new(v.trim()))
+        };
+        let state_dir = s
+            .state_dir
+            .clone()
+            .or_else(|| vars.get("STATE_DIRECTORY").map(|d| PathBuf::from(first_path(d))))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        let api = api_target(&s)?;
+        let local = matches!(api, ApiTarget::Local);
+        let addr_text = s.emulator_addr.as_deref().unwrap_or(DEFAULT_EMULATOR_ADDR);
+        let emulator_addr = addr_text.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
+            key: "emulator_addr",
+            value: addr_text.to_owned(),
+            reason: "expected IP:PORT, e.g. 127.0.0.1:8790".into(),
+        })?;
+        let component = component_source(&s, secret("ACCESS_TOKEN"), secret("COMPONENT_APPSECRET"), secret("COMPONENT_VERIFY_TICKET"), local)?;
+        let authorizer = authorizer_source(&s, secret("AUTHORIZER_ACCESS_TOKEN"), secret("AUTHORIZER_REFRESH_TOKEN"), &component, local)?;
+        if let Some(env) = &s.env {
+            validate_env_id(env)?;
+        }
+        let defaults = Timeouts::default();
+        let timeouts = Timeouts {
+            connect: seconds("connect_timeout_secs", s.connect_timeout_secs)?.unwrap_or(defaults.connect),
+            request: seconds("request_timeout_secs", s.request_timeout_secs)?.unwrap_or(defaults.request),
+            idle: defaults.idle,
+        };
+        Ok(Config {
+            api,
+            emulator_addr,
+            default_env: s.env,
+            state_dir,
+            timeouts,
+            component,
+            authorizer,
+        })
+    }
+
+    /// Where the emulator keeps its data: beside the manifests, so that every process using
+    /// `api_base = "local"` with the same state folder sees the same site.
+    pub fn emulator_data_dir(&self) -> PathBuf {
+        self.state_dir.join("emulator")
+    }
+
+    /// The environment to act on: the flag's, else the configured default.
+    pub fn env(&self, flag: Option<&str>) -> Result<String, ConfigError> {
+        match flag {
+            Some(env) => {
+                validate_env_id(env)?;
+                Ok(env.to_owned())
+            }
+            None => self.default_env.clone().ok_or(ConfigError::MissingEnv),
+        }
+    }
+}
+
+/// `$STATE_DIRECTORY` may list several folders separated by colons; the first is ours.
+fn first_path(list: &str) -> &str {
+    list.split(':').next().unwrap_or(list)
+}
+
+fn seconds(key: &'static str, value: Option<u64>) -> Result<Option<Duration>, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::Invalid {
+            key,
+            value: "0".into(),
+            reason: "must be at least 1 second".into(),
+        }),
+        other => Ok(other.map(Duration::from_secs)),
+    }
+}
+
+/// An environment id as the service accepts it: letters, digits and hyphens, 1 to 64 characters.
+pub fn validate_env_id(env: &str) -> Result<(), ConfigError> {
+    let ok = !env.is_empty()
+        && env.len() <= 64
+        && env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key: "env",
+            value: env.chars().take(80).collect(),
+            reason: "an environment id has 1 to 64 letters, digits and hyphens, e.g. prod-8gu57so0bd9f9e8a".into(),
+        })
+    }
+}
+
+fn api_target(s: &Settings) -> Result<ApiTarget, ConfigError> {
+    let base = s.api_base.as_deref().unwrap_or(DEFAULT_API_BASE).trim();
+    if base == "local" {
+        return Ok(ApiTarget::Local);
+    }
+    let invalid = |reason: &str| ConfigError::Invalid {
+        key: "api_base",
+        value: base.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(base).map_err(|_| {
+        invalid("expected `local` or a URL such as https://api.weixin.qq.com")
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(invalid(
+                "plain http is only allowed to a loopback address; use https",
+            ));
+        }
+        _ => return Err(invalid("expected an http(s) URL or `local`")),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("the base URL must not carry a query or fragment"));
+    }
+    Ok(ApiTarget::Remote(url))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+fn component_source(
+    s: &Settings,
+    access_token: Option<Secret>,
+    appsecret: Option<Secret>,
+    ticket: Option<Secret>,
+    local: bool,
+) -> Result<Option<ComponentSource>, ConfigError> {
+    let mut given = Vec::new();
+    if access_token.is_some() {
+        given.push("TCB_ACCESS_TOKEN");
+    }
+    if s.token_file.is_some() {
+        given.push("token_file");
+    }
+    if s.token_command.is_some() {
+        given.push("token_command");
+    }
+    if s.component_appid.is_some() {
+        given.push("component_appid");
+    }
+    if given.len() > 1 {
+        return Err(ConfigError::Conflict(format!(
+            "several component token sources are configured ({}); keep exactly one",
+            given.join(", ")
+        )));
+    }
+    if let Some(token) = access_token {
+        return Ok(Some(ComponentSource::Fixed(token)));
+    }
+    if let Some(path) = &s.token_file {
+        return Ok(Some(ComponentSource::File(path.clone())));
+    }
+    if let Some(command) = &s.token_command {
+        return Ok(Some(ComponentSource::Command(command.clone())));
+    }
+    if let Some(appid) = &s.component_appid {
+        let appsecret = match (appsecret, &s.component_appsecret_file) {
+            (Some(secret), _) => Value::Given(secret),
+            (None, Some(path)) => Value::File(path.clone()),
+            (None, None) => {
+                return Err(ConfigError::Conflict(
+                    "component_appid is set but the app secret is missing; set TCB_COMPONENT_APPSECRET or component_appsecret_file".into(),
+                ));
+            }
+        };
+        let ticket = match (ticket, &s.component_verify_ticket_file) {
+            (Some(t), _) => Value::Given(t),
+            (None, Some(path)) => Value::File(path.clone()),
+            (None, None) => {
+                return Err(ConfigError::Conflict(
+                    "component_appid is set but the verify ticket is missing; set TCB_COMPONENT_VERIFY_TICKET or component_verify_ticket_file".into(),
+                ));
+            }
+        };
+        let appsecret = match appsecret {
+            Value::Given(s) => s,
+            // The app secret rarely changes: read it once, at start.
+            Value::File(path) => read_secret_now("component_appsecret_file", &path)?,
+        };
+        return Ok(Some(ComponentSource::Credentials(ComponentCredentials {
+            appid: appid.clone(),
+            appsecret,
+            ticket,
+        })));
+    }
+    // The embedded emulator's own credentials: trying the tool needs no account.
+    Ok(local.then(|| {
+        ComponentSource::Credentials(ComponentCredentials {
+            appid: emulator::COMPONENT_APPID.to_owned(),
+            appsecret: Secret::new(emulator::COMPONENT_APPSECRET),
+            ticket: Value::Given(Secret::new(emulator::VERIFY_TICKET)),
+        })
+    }))
+}
+
+fn read_secret_now(key: &'static str, path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+        key,
+        value: path.display().to_string(),
+        reason: format!("cannot be read: {e}"),
+    })?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(ConfigError::Invalid {
+            key,
+            value: path.display().to_string(),
+            reason: "the file is empty".into(),
+        });
+    }
+    Ok(Secret::new(value))
+}
+
+fn authorizer_source(
+    s: &Settings,
+    access_token: Option<Secret>,
+    refresh_token: Option<Secret>,
+    component: &Option<ComponentSource>,
+    local: bool,
+) -> Result<Option<AuthorizerSource>, ConfigError> {
+    if let Some(token) = access_token {
+        return Ok(Some(AuthorizerSource::Fixed(token)));
+    }
+    let refresh = match (refresh_token, &s.authorizer_refresh_token_file) {
+        (Some(t), _) => Some(Value::Given(t)),
+        (None, Some(path)) => Some(Value::File(path.clone())),
+        (None, None) => None,
+    };
+    let component_appid = match component {
+        Some(ComponentSource::Credentials(c)) => Some(c.appid.clone()),
+        _ => None,
+    };
+    match (&s.authorizer_appid, refresh, component_appid) {
+        (Some(appid), Some(refresh_token), Some(component_appid)) => {
+            Ok(Some(AuthorizerSource::Refresh {
+                component_appid,
+                authorizer_appid: appid.clone(),
+                refresh_token,
+            }))
+        }
+        (Some(_), Some(_), None) => Err(ConfigError::Conflict(
+            "renewing the authorizer token needs component credentials (component_appid); or set TCB_AUTHORIZER_ACCESS_TOKEN".into(),
+        )),
+        (Some(_), None, _) => Err(ConfigError::Conflict(
+            "authorizer_appid is set but the refresh token is missing; set TCB_AUTHORIZER_REFRESH_TOKEN or authorizer_refresh_token_file".into(),
+        )),
+        (None, Some(_), _) => Err(ConfigError::Conflict(
+            "an authorizer refresh token is set but authorizer_appid is missing".into(),
+        )),
+        (None, None, Some(component_appid)) if local => Ok(Some(AuthorizerSource::Refresh {
+            component_appid,
+            authorizer_appid: emulator::AUTHORIZER_APPID.to_owned(),
+            refresh_token: Value::Given(Secret::new(emulator::AUTHORIZER_REFRESH_TOKEN)),
+        })),
+        (None, None, _) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(None, &vars)
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_host_is_refused() {
+        let err = load(&[("TCB_API_BASE", "http://api.example.com")]).unwrap_err();
+        assert!(err.to_string().contains("use https"), "{err}");
+        assert!(load(&[("TCB_API_BASE", "http://127.0.0.1:9")]).is_ok());
+        assert!(load(&[("TCB_API_BASE", "http://localhost:9")]).is_ok());
+    }
+
+    #[test]
+    fn local_mode_uses_the_emulator_credentials() {
+        let config = load(&[("TCB_API_BASE", "local"), ("TCB_STATE_DIR", "/tmp/s")]).unwrap();
+        assert!(matches!(config.api, ApiTarget::Local));
+        assert_eq!(config.emulator_data_dir(), Path::new("/tmp/s/emulator"));
+        assert!(matches!(config.component, Some(ComponentSource::Credentials(_))));
+        assert!(matches!(config.authorizer, Some(AuthorizerSource::Refresh { .. })));
+    }
+
+    #[test]
+    fn two_token_sources_conflict() {
+        let err = load(&[("TCB_ACCESS_TOKEN", "t"), ("TCB_TOKEN_COMMAND", "echo t")]).unwrap_err();
+        assert!(err.to_string().contains("keep exactly one"), "{err}");
+    }
+
+    #[test]
+    fn credentials_without_ticket_name_what_is_missing() {
+        let err = load(&[("TCB_COMPONENT_APPID", "wx1"), ("TCB_COMPONENT_APPSECRET", "s")]).unwrap_err();
+        assert!(err.to_string().contains("TCB_COMPONENT_VERIFY_TICKET"), "{err}");
+    }
+
+    #[test]
+    fn systemd_state_directory_is_the_fallback() {
+        let config = load(&[("STATE_DIRECTORY", "/var/lib/tcb-deploy:/other")]).unwrap();
+        assert_eq!(config.state_dir, Path::new("/var/lib/tcb-deploy"));
+        let config = load(&[("STATE_DIRECTORY", "/var/lib/x"), ("TCB_STATE_DIR", "/s")]).unwrap();
+        assert_eq!(config.state_dir, Path::new("/s"));
+    }
+
+    #[test]
+    fn env_ids_are_checked() {
+        assert!(validate_env_id("prod-8gu57so0bd9f9e8a").is_ok());
+        for bad in ["", "a/b", "../x", "a b", &"x".repeat(65)] {
+            assert!(validate_env_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

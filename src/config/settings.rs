@@ -1,0 +1,230 @@
+//! The raw settings, as a config file or the environment give them: every key optional, nothing
+//! validated yet. Each key `k` of the file can also be set by the environment variable `TCB_K`.
+//! Secrets are never read from the file; they come from the environment or from `*_file` keys.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// Prefix of every environment variable the tool reads.
+pub const ENV_PREFIX: &str = "TCB_";
+
+/// Environment-only secrets, and the config key a person should use instead.
+pub const SECRET_VARS: &[(&str, &str)] = &[
+    ("access_token", "token_file"),
+    ("component_appsecret", "component_appsecret_file"),
+    ("component_verify_ticket", "component_verify_ticket_file"),
+    ("authorizer_access_token", "token_command"),
+    ("authorizer_refresh_token", "authorizer_refresh_token_file"),
+];
+
+/// One layer of settings. Field names are the config file's keys.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Settings {
+    /// `https://api.weixin.qq.com` (default), another base URL, or `local` for the embedded emulator.
+    pub api_base: Option<String>,
+    /// The default environment id for commands that take `--env`.
+    pub env: Option<String>,
+    /// Where manifests and the embedded emulator's data live.
+    pub state_dir: Option<PathBuf>,
+    /// A file holding the component access token, kept fresh by another service.
+    pub token_file: Option<PathBuf>,
+    /// A shell command printing the component access token.
+    pub token_command: Option<String>,
+    pub component_appid: Option<String>,
+    pub component_appsecret_file: Option<PathBuf>,
+    pub component_verify_ticket_file: Option<PathBuf>,
+    /// The merchant (mini program) whose environments `envs` lists.
+    pub authorizer_appid: Option<String>,
+    pub authorizer_refresh_token_file: Option<PathBuf>,
+    /// Address of the embedded emulator when `api_base = "local"`.
+    pub emulator_addr: Option<String>,
+    pub connect_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+}
+
+impl Settings {
+    /// Keys whose values are paths: relative ones are taken from the config file's folder.
+    fn resolve_paths(&mut self, base: &Path) {
+        for path in [
+            &mut self.state_dir,
+            &mut self.token_file,
+            &mut self.component_appsecret_file,
+            &mut self.component_verify_ticket_file,
+            &mut self.authorizer_refresh_token_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+
+    /// Reads a config file. Unknown keys and secrets are errors that name the key.
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut settings = Settings::from_toml(path, &text)?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+        settings.resolve_paths(base.unwrap_or(Path::new(".")));
+        Ok(settings)
+    }
+
+    fn from_toml(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+        let toml_error = |e: toml::de::Error| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_and_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::Toml {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        };
+        let deserializer = toml::de::Deserializer::parse(text).map_err(toml_error)?;
+        let mut unknown = Vec::new();
+        let settings: Settings = serde_ignored::deserialize(deserializer, |key| {
+            unknown.push(key.to_string());
+        })
+        .map_err(toml_error)?;
+        if let Some(key) = unknown.into_iter().next() {
+            return Err(unknown_key(path, key));
+        }
+        Ok(settings)
+    }
+
+    /// Reads the `TCB_*` variables of `vars`; empty values count as unset.
+    pub fn from_env(vars: &BTreeMap<String, String>) -> Result<Settings, ConfigError> {
+        let pairs = vars
+            .iter()
+            .filter(|(k, v)| k.starts_with(ENV_PREFIX) && !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()));
+        envy::prefixed(ENV_PREFIX)
+            .from_iter(pairs)
+            .map_err(|e| ConfigError::Env {
+                detail: e.to_string(),
+            })
+    }
+
+    /// `top`'s values over `self`'s.
+    pub fn overlay(self, top: Settings) -> Result<Settings, ConfigError> {
+        let merge_error = |e: serde_json::Error| ConfigError::Env {
+            detail: format!("could not merge settings: {e}"),
+        };
+        let mut base = serde_json::to_value(self).map_err(merge_error)?;
+        let top = serde_json::to_value(top).map_err(merge_error)?;
+        if let (Some(base), Some(top)) = (base.as_object_mut(), top.as_object()) {
+            base.extend(top.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())));
+        }
+        serde_json::from_value(base).map_err(merge_error)
+    }
+
+    /// Every key a config file accepts.
+    pub fn keys() -> Vec<String> {
+        let Ok(serde_json::Value::Object(map)) = serde_json::to_value(Settings::default()) else {
+            return Vec::new();
+        };
+        map.keys().cloned().collect()
+    }
+}
+
+fn unknown_key(path: &Path, key: String) -> ConfigError {
+    if let Some((_, instead)) = SECRET_VARS.iter().find(|(name, _)| *name == key) {
+        return ConfigError::SecretInFile {
+            path: path.to_owned(),
+            var: format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()),
+            key,
+            instead,
+        };
+    }
+    let suggestion = Settings::keys()
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(&k, &key), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k);
+    ConfigError::UnknownKey {
+        path: path.to_owned(),
+        key,
+        suggestion,
+    }
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_toml(Path::new("deploy.toml"), text)
+    }
+
+    #[test]
+    fn invalid_toml_names_line_and_column() {
+        let err = parse("env = \"a\"\napi_base = = 1\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("deploy.toml:2:"), "{text}");
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let err = parse("api_bsae = \"local\"\n").unwrap_err().to_string();
+        assert!(err.contains("`api_bsae`"), "{err}");
+        assert!(err.contains("`api_base`"), "{err}");
+    }
+
+    #[test]
+    fn secret_in_file_points_to_the_env_var() {
+        let err = parse("access_token = \"t\"\n").unwrap_err().to_string();
+        assert!(err.contains("TCB_ACCESS_TOKEN"), "{err}");
+        assert!(err.contains("token_file"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let err = parse("connect_timeout_secs = \"ten\"\n").unwrap_err().to_string();
+        assert!(err.contains("deploy.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_empty_values_are_unset() {
+        let file = parse("env = \"from-file\"\napi_base = \"local\"\n").unwrap();
+        let vars = BTreeMap::from([
+            ("TCB_ENV".to_owned(), "from-env".to_owned()),
+            ("TCB_API_BASE".to_owned(), String::new()),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ]);
+        let merged = file.overlay(Settings::from_env(&vars).unwrap()).unwrap();
+        assert_eq!(merged.env.as_deref(), Some("from-env"));
+        assert_eq!(merged.api_base.as_deref(), Some("local"));
+    }
+
+    #[test]
+    fn bad_number_in_env_names_the_variable() {
+        let vars = BTreeMap::from([("TCB_CONNECT_TIMEOUT_SECS".to_owned(), "ten".to_owned())]);
+        let err = Settings::from_env(&vars).unwrap_err().to_string();
+        assert!(err.to_ascii_uppercase().contains("CONNECT_TIMEOUT_SECS"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let mut s = parse("token_file = \"secrets/token\"\n").unwrap();
+        s.resolve_paths(Path::new("/etc/tcb"));
+        assert_eq!(s.token_file.unwrap(), Path::new("/etc/tcb/secrets/token"));
+    }
+}

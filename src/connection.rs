@@ -1,0 +1,61 @@
+//! Turns the configured API target into a [`Remote`]: the real API at a URL, or the embedded
+//! emulator, started inside this process or, when one already listens at `emulator_addr`, shared.
+
+use crate::api::ApiClient;
+use crate::auth::{AuthorizerTokens, ComponentTokens};
+use crate::config::{ApiTarget, Config};
+use crate::emulator::{Emulator, EmulatorOptions};
+use crate::error::Error;
+use crate::remote::Remote;
+use crate::retry::RetryPolicy;
+
+/// A usable remote, and the emulator it runs on when that lives in this process.
+pub struct Connection {
+    pub remote: Remote,
+    emulator: Option<Emulator>,
+}
+
+impl Connection {
+    pub async fn open(config: &Config) -> Result<Connection, Error> {
+        let (base, emulator) = match &config.api {
+            ApiTarget::Remote(url) => (url.clone(), None),
+            ApiTarget::Local => {
+                let base = url::Url::parse(&format!("http://{}/", config.emulator_addr))
+                    .map_err(|e| Error::Config(crate::config::ConfigError::Invalid {
+                        key: "emulator_addr",
+                        value: config.emulator_addr.to_string(),
+                        reason: e.to_string(),
+                    }))?;
+                let probe = ApiClient::new(base.clone(), config.timeouts)?;
+                if probe.is_emulator().await {
+                    tracing::debug!(addr = %config.emulator_addr, "using the emulator already running");
+                    (base, None)
+                } else {
+                    let options =
+                        EmulatorOptions::new(config.emulator_addr, config.emulator_data_dir());
+                    let emulator = Emulator::start(options).await?;
+                    tracing::debug!(addr = %emulator.addr(), "started the embedded emulator");
+                    (base, Some(emulator))
+                }
+            }
+        };
+        let api = ApiClient::new(base, config.timeouts)?;
+        let component = config
+            .component
+            .clone()
+            .map(|source| ComponentTokens::new(source, api.clone()));
+        let authorizer = config
+            .authorizer
+            .clone()
+            .map(|source| AuthorizerTokens::new(source, api.clone()));
+        let remote = Remote::new(api, component, authorizer, RetryPolicy::default());
+        Ok(Connection { remote, emulator })
+    }
+
+    /// Stops the embedded emulator, if this process runs one, after its data is saved.
+    pub async fn close(self) {
+        if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+    }
+}

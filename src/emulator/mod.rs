@@ -1,0 +1,221 @@
+//! A local stand-in for the WeChat CloudBase static-hosting API and for the COS object store
+//! behind its signed upload links, so the tool can be tried without an account and tested
+//! hermetically (including faults: latency, errors, dropped connections, quotas, token expiry).
+//!
+//! One TCP port serves three roles, chosen by the `Host` header:
+//! - the JSON API (`POST /componenttcb/...?access_token=...`) on `127.0.0.1:PORT`,
+//! - the signed-PUT object store (`PUT /{bucket}/{key}?sign=...`) on the same host,
+//! - each environment's website on `ENV.localhost:PORT`.
+//!
+//! This module holds the public handle; the wire behaviour lives in the files beside it.
+
+mod api;
+mod clock;
+mod cos;
+mod endpoints;
+mod faults;
+mod server;
+mod signature;
+mod site;
+mod state;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{Counters, Faults};
+#[allow(unused_imports)] // used by the COS handler; public within the crate for the API client's tests
+pub(crate) use signature::cos_signature;
+
+use server::Shared;
+
+/// Component app id the emulator accepts (a well-known value, not a secret).
+pub const COMPONENT_APPID: &str = "wx-emulator-component";
+/// Component app secret the emulator accepts (a well-known value, not a secret).
+pub const COMPONENT_APPSECRET: &str = "emulator-component-secret";
+/// The component verify ticket the emulator accepts.
+pub const VERIFY_TICKET: &str = "emulator-verify-ticket";
+/// The one merchant (authorizer) app the emulator knows.
+pub const AUTHORIZER_APPID: &str = "wx-emulator-merchant";
+/// The refresh token that yields authorizer access tokens for [`AUTHORIZER_APPID`].
+pub const AUTHORIZER_REFRESH_TOKEN: &str = "emulator-authorizer-refresh-token";
+/// A component access token accepted forever: it never expires, not even with
+/// `token_lifetime_calls` or [`Emulator::expire_tokens`].
+pub const DEV_ACCESS_TOKEN: &str = "emulator-dev-token";
+
+/// How the emulator is started. Build with [`EmulatorOptions::new`], then adjust fields.
+#[derive(Clone, Debug)]
+pub struct EmulatorOptions {
+    /// Address to listen on; tests use `127.0.0.1:0` (any free port).
+    pub addr: SocketAddr,
+    /// Where stores and objects are persisted (created if missing).
+    pub data_dir: PathBuf,
+    /// Validity window of a signed upload link.
+    pub link_lifetime: Duration,
+    /// Lifetime of issued component/authorizer access tokens.
+    pub token_lifetime: Duration,
+    /// A new static store answers `processing` this long, then `online`.
+    pub create_delay: Duration,
+    /// Most entries one `staticfilelist` page holds.
+    pub list_page_size: usize,
+    /// These env ids answer 85088 on every env-scoped call.
+    pub envs_without_cloud_dev: Vec<String>,
+    /// Injected faults (none by default).
+    pub faults: Faults,
+}
+
+impl EmulatorOptions {
+    /// Options with the defaults: links valid 60 s, tokens 7200 s, stores online after 2 s,
+    /// 1000 entries per listing page, no faults.
+    pub fn new(addr: SocketAddr, data_dir: PathBuf) -> Self {
+        EmulatorOptions {
+            addr,
+            data_dir,
+            link_lifetime: Duration::from_secs(60),
+            token_lifetime: Duration::from_secs(7200),
+            create_delay: Duration::from_secs(2),
+            list_page_size: 1000,
+            envs_without_cloud_dev: Vec::new(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// One stored object, as tests see it.
+#[derive(Clone, Debug)]
+pub struct StoredObject {
+    pub bytes: Vec<u8>,
+    /// MD5 of `bytes`, lowercase hex (the ETag without quotes).
+    pub md5: String,
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub last_modified: SystemTime,
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error(
+        "cannot listen on {addr}: {source}; pick another --addr (127.0.0.1:0 picks any free port)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot {action} {path}: {source}; fix its permissions or choose another --data-dir"
+    )]
+    DataDir {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "emulator state file {path} is unreadable ({reason}); remove it or choose another --data-dir"
+    )]
+    CorruptState { path: PathBuf, reason: String },
+    #[error("emulator failed internally: {0}")]
+    Internal(String),
+}
+
+/// A running emulator. Dropping it stops the server without waiting; prefer [`Emulator::shutdown`].
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Loads `data_dir`, binds `addr` and serves in a background task.
+    pub async fn start(opts: EmulatorOptions) -> Result<Emulator, EmulatorError> {
+        let (shared, listener) = server::prepare(opts).await?;
+        let addr = shared.addr;
+        let (stop, stopped) = watch::channel(false);
+        let server = tokio::spawn(server::run(listener, Arc::clone(&shared), stopped));
+        tracing::debug!(%addr, "emulator started");
+        Ok(Emulator {
+            shared,
+            addr,
+            stop,
+            server: Some(server),
+        })
+    }
+
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the `api_base` for clients.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// `http://ENV.localhost:PORT/`: where the env's website is served.
+    pub fn site_url(&self, env: &str) -> String {
+        format!("http://{}/", self.shared.domain(env))
+    }
+
+    /// A snapshot of the request counters.
+    pub fn counters(&self) -> Counters {
+        self.shared.counters.snapshot()
+    }
+
+    /// The stored object `key` of `env`, bytes and metadata, if any.
+    pub fn object(&self, env: &str, key: &str) -> Option<StoredObject> {
+        self.shared.state.read_object(env, key)
+    }
+
+    /// Every issued token now answers 42001 (except [`DEV_ACCESS_TOKEN`]).
+    pub fn expire_tokens(&self) {
+        self.shared.tokens.expire_all();
+    }
+
+    /// From now on `env` answers 85088 on every env-scoped call.
+    pub fn add_env_without_cloud_dev(&self, env: &str) {
+        self.shared.add_env_without_cloud_dev(env);
+    }
+
+    /// Moves the emulator's clock forward (token and link expiry, store creation, quotas,
+    /// timestamps), so tests of expiry need no sleep. The offset is held in memory only: a
+    /// restarted emulator starts again from the real clock.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (up to a grace period) and
+    /// flushes state to `data_dir`.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server.take()
+            && let Err(e) = server.await
+        {
+            tracing::warn!(error = %e, "emulator server task failed");
+        }
+        self.shared.flush().await;
+        tracing::debug!(addr = %self.addr, "emulator stopped");
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every critical
+/// section here leaves the data consistent, so the emulator keeps serving.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

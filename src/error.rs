@@ -1,0 +1,64 @@
+//! The error that ends a command: each variant knows its exit code, and its message is one line
+//! that names the cause and what to do.
+
+use std::path::PathBuf;
+
+use crate::api::ClientSetupError;
+use crate::config::ConfigError;
+use crate::emulator::EmulatorError;
+use crate::exit::ExitCode;
+use crate::remote::RemoteError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Emulator(#[from] EmulatorError),
+    #[error(transparent)]
+    ClientSetup(#[from] ClientSetupError),
+    #[error("environment {env} has no static website; open one with `tcb-deploy create --env {env}`")]
+    NoStore { env: String },
+    #[error(
+        "the static website of {env} is still {status} after {waited_secs}s; check later with `tcb-deploy status --env {env}`"
+    )]
+    WaitTimeout {
+        env: String,
+        status: String,
+        waited_secs: u64,
+    },
+    #[error("cannot create the state folder {}: {source}; set state_dir or TCB_STATE_DIR to a writable folder", path.display())]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the output: {0}")]
+    Output(std::io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Config(e) => e.exit_code(),
+            Self::Remote(e) => e.exit_code(),
+            Self::Emulator(_) | Self::ClientSetup(_) | Self::StateDir { .. } => ExitCode::Usage,
+            Self::NoStore { .. } => ExitCode::Usage,
+            Self::WaitTimeout { .. } => ExitCode::Remote,
+            Self::Output(_) => ExitCode::Remote,
+        }
+    }
+}
+
+impl From<crate::api::ApiError> for Error {
+    fn from(e: crate::api::ApiError) -> Self {
+        Error::Remote(e.into())
+    }
+}
+
+impl From<crate::auth::AuthError> for Error {
+    fn from(e: crate::auth::AuthError) -> Self {
+        Error::Remote(e.into())
+    }
+}
