@@ -1,0 +1,191 @@
+//! Shared test helpers: an emulator on a free port with a private state folder, a runner for the
+//! real binary, and a canned-answer server for answers the emulator never gives.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tcb_deploy::config::Config;
+use tcb_deploy::connection::Connection;
+use tcb_deploy::emulator::{self, Emulator, EmulatorOptions};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A running emulator and a state folder for the commands that talk to it.
+pub struct Harness {
+    pub emulator: Emulator,
+    pub state: TempDir,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Harness::with(|_| {}).await
+    }
+
+    pub async fn with(tune: impl FnOnce(&mut EmulatorOptions)) -> Harness {
+        let state = tempfile::tempdir().expect("temp dir");
+        let mut options = EmulatorOptions::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            state.path().join("emulator-data"),
+        );
+        options.create_delay = Duration::from_millis(300);
+        tune(&mut options);
+        let emulator = Emulator::start(options).await.expect("emulator starts");
+        Harness { emulator, state }
+    }
+
+    /// Environment for a command: this emulator, component credentials, the merchant's
+    /// refresh token, and a private state folder.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        vars(&[
+            ("TCB_API_BASE", &self.emulator.base_url()),
+            ("TCB_STATE_DIR", &self.state.path().display().to_string()),
+            ("TCB_COMPONENT_APPID", emulator::COMPONENT_APPID),
+            ("TCB_COMPONENT_APPSECRET", emulator::COMPONENT_APPSECRET),
+            ("TCB_COMPONENT_VERIFY_TICKET", emulator::VERIFY_TICKET),
+            ("TCB_AUTHORIZER_APPID", emulator::AUTHORIZER_APPID),
+            ("TCB_AUTHORIZER_REFRESH_TOKEN", emulator::AUTHORIZER_REFRESH_TOKEN),
+        ])
+    }
+
+    /// Runs the binary against this emulator.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        run_tool(args, &self.vars()).await
+    }
+
+    /// A library-level connection with the same settings as [`Harness::vars`].
+    pub async fn connect(&self) -> Connection {
+        connect(&self.vars()).await
+    }
+
+    pub fn api_calls(&self, path: &str) -> u64 {
+        self.emulator
+            .counters()
+            .api_calls
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Opens the static website of `env` through the library.
+    pub async fn create_store(&self, env: &str) {
+        let connection = self.connect().await;
+        connection
+            .remote
+            .create_static_store(env)
+            .await
+            .expect("createstaticstore");
+        connection.close().await;
+    }
+}
+
+pub fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub async fn connect(vars: &[(String, String)]) -> Connection {
+    let map: BTreeMap<String, String> = vars.iter().cloned().collect();
+    let config = Config::load(None, &map).expect("config loads");
+    Connection::open(&config).await.expect("connection opens")
+}
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Everything the run printed, for secret checks.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// The one `error:` line on standard error.
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("no error line in {:?}", self.stderr))
+    }
+}
+
+/// Runs the real binary with only `vars` (and PATH) in its environment.
+pub async fn run_tool(args: &[&str], vars: &[(String, String)]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tcb-deploy"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .envs(vars.iter().cloned())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A server that answers every request with the same HTTP status, content type and body, for
+/// answers the emulator never gives (an HTML page from a proxy, any `errcode`).
+pub async fn canned(status: u16, content_type: &str, body: &str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let answer = format!(
+        "HTTP/1.1 {status} Canned\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                read_request(&mut stream).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+async fn read_request(stream: &mut tokio::net::TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Ok(n) = stream.read(&mut chunk).await else { return };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            return;
+        }
+    }
+}
+
+/// Environment for a command against a canned server, with a fixed token.
+pub fn canned_vars(addr: SocketAddr) -> Vec<(String, String)> {
+    vars(&[
+        ("TCB_API_BASE", &format!("http://{addr}")),
+        ("TCB_ACCESS_TOKEN", "canned-token"),
+        ("TCB_STATE_DIR", "/nonexistent-state"),
+    ])
+}
