@@ -20,12 +20,14 @@ impl Connection {
         let (base, emulator) = match &config.api {
             ApiTarget::Remote(url) => (url.clone(), None),
             ApiTarget::Local => {
-                let base = url::Url::parse(&format!("http://{}/", config.emulator_addr))
-                    .map_err(|e| Error::Config(crate::config::ConfigError::Invalid {
-                        key: "emulator_addr",
-                        value: config.emulator_addr.to_string(),
-                        reason: e.to_string(),
-                    }))?;
+                let base =
+                    url::Url::parse(&format!("http://{}/", config.emulator_addr)).map_err(|e| {
+                        Error::Config(crate::config::ConfigError::Invalid {
+                            key: "emulator_addr",
+                            value: config.emulator_addr.to_string(),
+                            reason: e.to_string(),
+                        })
+                    })?;
                 let probe = ApiClient::new(base.clone(), config.timeouts)?;
                 if probe.is_emulator().await {
                     tracing::debug!(addr = %config.emulator_addr, "using the emulator already running");

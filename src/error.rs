@@ -19,7 +19,9 @@ pub enum Error {
     Emulator(#[from] EmulatorError),
     #[error(transparent)]
     ClientSetup(#[from] ClientSetupError),
-    #[error("environment {env} has no static website; open one with `tcb-deploy create --env {env}`")]
+    #[error(
+        "environment {env} has no static website; open one with `tcb-deploy create --env {env}`"
+    )]
     NoStore { env: String },
     #[error(
         "the static website of {env} is still {status} after {waited_secs}s; check later with `tcb-deploy status --env {env}`"

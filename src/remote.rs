@@ -80,7 +80,12 @@ impl Remote {
         }
     }
 
-    async fn renew(&self, kind: TokenKind, stale: &Secret, reason: &str) -> Result<Secret, AuthError> {
+    async fn renew(
+        &self,
+        kind: TokenKind,
+        stale: &Secret,
+        reason: &str,
+    ) -> Result<Secret, AuthError> {
         match kind {
             TokenKind::Component => self.component()?.refresh(stale, reason).await,
             TokenKind::Authorizer => {
@@ -142,7 +147,10 @@ impl Remote {
     }
 
     /// The env's static store, or `None` when it has none.
-    pub async fn describe_static_store(&self, env: &str) -> Result<Option<StaticStore>, RemoteError> {
+    pub async fn describe_static_store(
+        &self,
+        env: &str,
+    ) -> Result<Option<StaticStore>, RemoteError> {
         let stores = self
             .with_token(TokenKind::Component, |t| async move {
                 self.api.describe_static_store(&t, env).await

@@ -111,7 +111,8 @@ mod tests {
 
     #[test]
     fn raw_sign_spread_over_params_is_redacted() {
-        let url = "http://b.cos/k?sign=q-sign-algorithm=sha1&q-ak=AK&q-sign-time=1;2&q-signature=ff&x=1";
+        let url =
+            "http://b.cos/k?sign=q-sign-algorithm=sha1&q-ak=AK&q-sign-time=1;2&q-signature=ff&x=1";
         let red = redact_url(url);
         assert!(!red.contains("ff&"), "{red}");
         assert!(!red.contains("AK"), "{red}");

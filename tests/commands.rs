@@ -11,7 +11,10 @@ async fn create_wait_then_status_shows_the_site_online() {
     let run = h.run(&["create", "--env", "demo-1", "--wait"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let url = h.emulator.site_url("demo-1");
-    assert!(run.stdout.contains(&format!("demo-1 is online at {url}")), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("demo-1 is online at {url}")),
+        "{run:?}"
+    );
     // The store went through `processing` on the way, so --wait really waited.
     assert!(run.stderr.contains("processing"), "{run:?}");
 
@@ -42,7 +45,9 @@ async fn status_without_a_store_says_how_to_create_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_wait_gives_up_after_the_timeout() {
     let h = Harness::with(|o| o.create_delay = std::time::Duration::from_secs(3600)).await;
-    let run = h.run(&["create", "--env", "slow", "--wait", "--timeout", "1"]).await;
+    let run = h
+        .run(&["create", "--env", "slow", "--wait", "--timeout", "1"])
+        .await;
     assert_eq!(run.code, 4, "{run:?}");
     assert!(run.error_line().contains("still processing"), "{run:?}");
 }
@@ -76,7 +81,10 @@ async fn envs_without_an_authorizer_token_is_a_usage_error() {
         .collect();
     let run = run_tool(&["envs"], &only_component).await;
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.error_line().contains("TCB_AUTHORIZER_ACCESS_TOKEN"), "{run:?}");
+    assert!(
+        run.error_line().contains("TCB_AUTHORIZER_ACCESS_TOKEN"),
+        "{run:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -85,7 +93,9 @@ async fn share_prints_each_confirmation_url_and_fails_on_a_bad_appid() {
     h.create_store("shared").await;
     let good = "wx0123456789abcdef";
     let run = h
-        .run(&["share", "--env", "shared", "--appid", good, "--appid", "wxnothex"])
+        .run(&[
+            "share", "--env", "shared", "--appid", good, "--appid", "wxnothex",
+        ])
         .await;
     assert_eq!(run.code, 1, "{run:?}");
     let confirm = run
@@ -122,7 +132,11 @@ async fn embedded_emulator_needs_no_account() {
     let run = run_tool(&["status"], &vars).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("status  online"), "{run:?}");
-    assert!(run.stdout.contains(&format!("http://try-it.localhost:{port}/")), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("http://try-it.localhost:{port}/")),
+        "{run:?}"
+    );
     let run = run_tool(&["envs"], &vars).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("try-it"), "{run:?}");
@@ -135,7 +149,10 @@ async fn local_mode_shares_an_emulator_that_already_runs() {
     let vars = vars(&[
         ("TCB_API_BASE", "local"),
         ("TCB_EMULATOR_ADDR", &h.emulator.addr().to_string()),
-        ("TCB_STATE_DIR", &h.state.path().join("elsewhere").display().to_string()),
+        (
+            "TCB_STATE_DIR",
+            &h.state.path().join("elsewhere").display().to_string(),
+        ),
     ]);
     let run = run_tool(&["status", "--env", "running"], &vars).await;
     assert_eq!(run.code, 0, "{run:?}");
@@ -163,7 +180,10 @@ async fn trace_logs_never_show_a_token() {
         ] {
             assert!(!out.contains(secret), "{args:?} printed {secret}");
         }
-        assert!(!out.contains("access_token="), "{args:?} printed a token URL");
+        assert!(
+            !out.contains("access_token="),
+            "{args:?} printed a token URL"
+        );
     }
 }
 
@@ -188,6 +208,10 @@ async fn readme_quick_start_works() {
     assert_eq!(run.code, 0, "{run:?}");
     let run = run_tool(&["--config", config, "status"], &vars).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains(&format!("url     http://demo.localhost:{port}/")), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("url     http://demo.localhost:{port}/")),
+        "{run:?}"
+    );
     assert!(run.stdout.contains("status  online"), "{run:?}");
 }

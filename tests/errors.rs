@@ -33,7 +33,10 @@ async fn every_errcode_reaches_the_user_with_advice_and_exit_code() {
         let run = run_tool(&["status", "--env", "e1"], &canned_vars(addr)).await;
         assert_eq!(run.code, exit, "errcode {code}: {run:?}");
         let line = run.error_line();
-        assert!(line.contains(&format!("errcode {code}")), "errcode {code}: {line}");
+        assert!(
+            line.contains(&format!("errcode {code}")),
+            "errcode {code}: {line}"
+        );
         assert!(line.contains("canned message"), "errcode {code}: {line}");
         assert!(line.contains(advice), "errcode {code}: {line}");
         assert!(!run.stderr.contains("panicked"), "errcode {code}: {run:?}");
@@ -76,7 +79,12 @@ async fn a_busy_service_is_retried_then_reported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_html_page_from_a_proxy_shows_status_and_the_start_of_the_body() {
-    let addr = canned(502, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>").await;
+    let addr = canned(
+        502,
+        "text/html",
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    )
+    .await;
     let run = run_tool(&["status", "--env", "e1"], &canned_vars(addr)).await;
     assert_eq!(run.code, 4, "{run:?}");
     let line = run.error_line();
@@ -107,14 +115,21 @@ async fn usage_errors_exit_2_before_any_call() {
     let cases: &[(&[&str], &str)] = &[
         (&["status"], "no environment id given"),
         (&["status", "--env", "../etc"], "invalid env"),
-        (&["share", "--env", "e1", "--appid", "bad appid"], "invalid appid"),
+        (
+            &["share", "--env", "e1", "--appid", "bad appid"],
+            "invalid appid",
+        ),
     ];
     for (args, message) in cases {
         let run = run_tool(args, &vars).await;
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
         assert!(run.error_line().contains(message), "{args:?}: {run:?}");
     }
-    let run = run_tool(&["status", "--env", "e1"], &common::vars(&[("TCB_API_BASE", "http://api.example.com")])).await;
+    let run = run_tool(
+        &["status", "--env", "e1"],
+        &common::vars(&[("TCB_API_BASE", "http://api.example.com")]),
+    )
+    .await;
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.error_line().contains("use https"), "{run:?}");
 }
@@ -126,7 +141,11 @@ async fn a_bad_config_file_names_the_line_and_the_key() {
     std::fs::write(&file, "env = \"a\"\napi_bsae = \"local\"\n").expect("write");
     let run = run_tool(&["--config", file.to_str().expect("utf-8"), "status"], &[]).await;
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.error_line().contains("unknown key `api_bsae`; did you mean `api_base`?"), "{run:?}");
+    assert!(
+        run.error_line()
+            .contains("unknown key `api_bsae`; did you mean `api_base`?"),
+        "{run:?}"
+    );
 
     std::fs::write(&file, "env = \"a\"\nenv = \n").expect("write");
     let run = run_tool(&["--config", file.to_str().expect("utf-8"), "status"], &[]).await;
@@ -135,5 +154,8 @@ async fn a_bad_config_file_names_the_line_and_the_key() {
 
     let run = run_tool(&["--config", "/nonexistent/deploy.toml", "status"], &[]).await;
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.error_line().contains("cannot read config file"), "{run:?}");
+    assert!(
+        run.error_line().contains("cannot read config file"),
+        "{run:?}"
+    );
 }

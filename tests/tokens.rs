@@ -24,7 +24,10 @@ async fn concurrent_calls_after_expiry_share_one_token_refresh() {
         tokio::spawn(async move { connection.remote.describe_static_store("many").await })
     });
     for call in calls {
-        let store = call.await.expect("task").expect("call succeeds after refresh");
+        let store = call
+            .await
+            .expect("task")
+            .expect("call succeeds after refresh");
         assert_eq!(store.expect("store").env, "many");
     }
     assert_eq!(
@@ -54,7 +57,11 @@ async fn a_token_file_is_read_again_when_it_changes() {
     assert!(err.to_string().contains("token_file"), "{err}");
 
     // Another service writes a valid token: the next call picks it up without a restart.
-    std::fs::write(&token_file, format!("{}\n", tcb_deploy::emulator::DEV_ACCESS_TOKEN)).expect("write");
+    std::fs::write(
+        &token_file,
+        format!("{}\n", tcb_deploy::emulator::DEV_ACCESS_TOKEN),
+    )
+    .expect("write");
     let store = connection
         .remote
         .describe_static_store("filed")
@@ -70,7 +77,10 @@ async fn token_command_output_is_the_token() {
     let good = format!("echo {}", tcb_deploy::emulator::DEV_ACCESS_TOKEN);
     let run = run_tool(
         &["status", "--env", "cmd"],
-        &vars(&[("TCB_API_BASE", &h.emulator.base_url()), ("TCB_TOKEN_COMMAND", &good)]),
+        &vars(&[
+            ("TCB_API_BASE", &h.emulator.base_url()),
+            ("TCB_TOKEN_COMMAND", &good),
+        ]),
     )
     .await;
     assert_eq!(run.code, 0, "{run:?}");
@@ -80,12 +90,18 @@ async fn token_command_output_is_the_token() {
 async fn a_failing_or_silent_token_command_is_an_auth_error() {
     let h = Harness::start().await;
     for (command, message) in [
-        ("echo vault sealed >&2; exit 3", "failed (exit status: 3): vault sealed"),
+        (
+            "echo vault sealed >&2; exit 3",
+            "failed (exit status: 3): vault sealed",
+        ),
         ("true", "printed nothing"),
     ] {
         let run = run_tool(
             &["status", "--env", "cmd"],
-            &vars(&[("TCB_API_BASE", &h.emulator.base_url()), ("TCB_TOKEN_COMMAND", command)]),
+            &vars(&[
+                ("TCB_API_BASE", &h.emulator.base_url()),
+                ("TCB_TOKEN_COMMAND", command),
+            ]),
         )
         .await;
         assert_eq!(run.code, 3, "{command}: {run:?}");
@@ -101,7 +117,10 @@ async fn a_missing_ticket_file_names_the_file() {
         &vars(&[
             ("TCB_API_BASE", &h.emulator.base_url()),
             ("TCB_COMPONENT_APPID", tcb_deploy::emulator::COMPONENT_APPID),
-            ("TCB_COMPONENT_APPSECRET", tcb_deploy::emulator::COMPONENT_APPSECRET),
+            (
+                "TCB_COMPONENT_APPSECRET",
+                tcb_deploy::emulator::COMPONENT_APPSECRET,
+            ),
             ("TCB_COMPONENT_VERIFY_TICKET_FILE", "/nonexistent/ticket"),
         ]),
     )
@@ -118,7 +137,10 @@ async fn a_wrong_ticket_is_reported_with_advice() {
         &vars(&[
             ("TCB_API_BASE", &h.emulator.base_url()),
             ("TCB_COMPONENT_APPID", tcb_deploy::emulator::COMPONENT_APPID),
-            ("TCB_COMPONENT_APPSECRET", tcb_deploy::emulator::COMPONENT_APPSECRET),
+            (
+                "TCB_COMPONENT_APPSECRET",
+                tcb_deploy::emulator::COMPONENT_APPSECRET,
+            ),
             ("TCB_COMPONENT_VERIFY_TICKET", "stale-ticket"),
         ]),
     )

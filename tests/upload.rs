@@ -40,7 +40,10 @@ async fn a_put_arrives_byte_identical_with_its_metadata() {
     let stored = h.emulator.object("up", "dir/index.html").expect("stored");
     assert_eq!(stored.bytes, bytes);
     assert_eq!(answer.etag.as_deref(), Some(stored.md5.as_str()));
-    assert_eq!(stored.content_type.as_deref(), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        stored.content_type.as_deref(),
+        Some("text/html; charset=utf-8")
+    );
     assert_eq!(stored.cache_control.as_deref(), Some("no-cache"));
     assert_eq!(h.emulator.counters().puts_stored, 1);
 }
@@ -50,8 +53,16 @@ async fn a_put_with_the_wrong_token_is_refused() {
     let h = Harness::start().await;
     h.create_store("up").await;
     let connection = h.connect().await;
-    let link = connection.remote.upload_link("up", "a.txt").await.expect("link");
-    let other = connection.remote.upload_link("up", "b.txt").await.expect("link");
+    let link = connection
+        .remote
+        .upload_link("up", "a.txt")
+        .await
+        .expect("link");
+    let other = connection
+        .remote
+        .upload_link("up", "b.txt")
+        .await
+        .expect("link");
     let err = connection
         .remote
         .api()
@@ -77,7 +88,11 @@ async fn an_expired_link_is_refused_and_calls_for_a_fresh_one() {
     let h = Harness::start().await;
     h.create_store("up").await;
     let connection = h.connect().await;
-    let link = connection.remote.upload_link("up", "late.txt").await.expect("link");
+    let link = connection
+        .remote
+        .upload_link("up", "late.txt")
+        .await
+        .expect("link");
     h.emulator.advance_clock(std::time::Duration::from_secs(61));
     let err = connection
         .remote
@@ -103,7 +118,11 @@ async fn a_tampered_signature_is_refused() {
     let h = Harness::start().await;
     h.create_store("up").await;
     let connection = h.connect().await;
-    let link = connection.remote.upload_link("up", "t.txt").await.expect("link");
+    let link = connection
+        .remote
+        .upload_link("up", "t.txt")
+        .await
+        .expect("link");
     // Flip the last hex digit of the signature, whichever way the query is encoded.
     let mut url = link.signed_url.clone();
     let last = url.pop().expect("non-empty");
@@ -151,15 +170,26 @@ async fn the_listing_follows_pages_to_the_end() {
         put(&h, "list", key, key.as_bytes()).await.expect("PUT");
     }
     let connection = h.connect().await;
-    let files = connection.remote.list_files("list", None).await.expect("list");
+    let files = connection
+        .remote
+        .list_files("list", None)
+        .await
+        .expect("list");
     let listed: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
     assert_eq!(listed, keys);
     for file in &files {
         assert_eq!(file.size, file.key.len() as u64, "size read from a string");
-        assert_eq!(file.md5, h.emulator.object("list", &file.key).expect("stored").md5);
+        assert_eq!(
+            file.md5,
+            h.emulator.object("list", &file.key).expect("stored").md5
+        );
     }
     assert_eq!(h.api_calls("componenttcb/staticfilelist"), 3);
 
-    let under_b = connection.remote.list_files("list", Some("b/")).await.expect("list");
+    let under_b = connection
+        .remote
+        .list_files("list", Some("b/"))
+        .await
+        .expect("list");
     assert_eq!(under_b.len(), 2);
 }

@@ -86,7 +86,8 @@ impl ApiClient {
         match token {
             TokenParam::None => {}
             TokenParam::AccessToken(t) => {
-                url.query_pairs_mut().append_pair("access_token", t.expose());
+                url.query_pairs_mut()
+                    .append_pair("access_token", t.expose());
             }
             TokenParam::ComponentAccessToken(t) => {
                 url.query_pairs_mut()
@@ -132,7 +133,12 @@ impl ApiClient {
         let Ok(url) = self.base.join("_emulator/health") else {
             return false;
         };
-        let answer = self.http.get(url).timeout(self.request_timeout).send().await;
+        let answer = self
+            .http
+            .get(url)
+            .timeout(self.request_timeout)
+            .send()
+            .await;
         let Ok(answer) = answer else { return false };
         let body: Result<serde_json::Value, _> = answer.json().await;
         body.is_ok_and(|v| v["service"] == "tcb-deploy-emulator")
@@ -200,7 +206,11 @@ impl ApiClient {
         self.call(
             Endpoint::StaticFileList,
             TokenParam::AccessToken(token),
-            &FileListRequest { env, prefix, marker },
+            &FileListRequest {
+                env,
+                prefix,
+                marker,
+            },
         )
         .await
     }
@@ -298,7 +308,10 @@ pub(crate) fn parse_answer<A: DeserializeOwned>(
             .or_else(|| code.as_str().and_then(|s| s.trim().parse().ok()))
             .ok_or_else(|| ApiError::BadAnswer {
                 endpoint,
-                reason: format!("errcode is not a number: {}", snippet(code.to_string().as_bytes(), 40)),
+                reason: format!(
+                    "errcode is not a number: {}",
+                    snippet(code.to_string().as_bytes(), 40)
+                ),
             })?,
     };
     if errcode != 0 {
@@ -326,7 +339,8 @@ mod tests {
 
     #[test]
     fn html_answer_is_not_json_with_status_and_snippet() {
-        let err = parse_answer::<Empty>(E, 502, b"<html><body>Bad Gateway</body></html>").unwrap_err();
+        let err =
+            parse_answer::<Empty>(E, 502, b"<html><body>Bad Gateway</body></html>").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("HTTP 502"), "{text}");
         assert!(text.contains("<html><body>Bad Gateway"), "{text}");
@@ -335,7 +349,10 @@ mod tests {
     #[test]
     fn empty_body_is_not_json() {
         let err = parse_answer::<Empty>(E, 200, b"").unwrap_err();
-        assert!(matches!(err, ApiError::NotJson { status: 200, .. }), "{err:?}");
+        assert!(
+            matches!(err, ApiError::NotJson { status: 200, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -354,9 +371,8 @@ mod tests {
 
     #[test]
     fn wrong_field_type_is_bad_answer() {
-        let err =
-            parse_answer::<DescribeStaticStoreAnswer>(E, 200, br#"{"errcode":0,"data":"x"}"#)
-                .unwrap_err();
+        let err = parse_answer::<DescribeStaticStoreAnswer>(E, 200, br#"{"errcode":0,"data":"x"}"#)
+            .unwrap_err();
         assert!(matches!(err, ApiError::BadAnswer { .. }), "{err:?}");
     }
 

@@ -151,8 +151,18 @@ mod tests {
     #[test]
     fn reactions_of_cos_errors() {
         let cases = [
-            (403, "AccessDenied", "Request has expired", CosReaction::FreshLink),
-            (403, "SignatureDoesNotMatch", "x", CosReaction::FreshLinkOnce),
+            (
+                403,
+                "AccessDenied",
+                "Request has expired",
+                CosReaction::FreshLink,
+            ),
+            (
+                403,
+                "SignatureDoesNotMatch",
+                "x",
+                CosReaction::FreshLinkOnce,
+            ),
             (500, "InternalError", "x", CosReaction::Retry),
             (503, "SlowDown", "x", CosReaction::Retry),
             (403, "AccessDenied", "Access Denied.", CosReaction::Fail),

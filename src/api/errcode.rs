@@ -161,7 +161,9 @@ impl ErrCode {
             Self::TokenMissing => "no access token was sent; configure a token source",
             Self::InvalidAppid => "check TCB_COMPONENT_APPID / component_appid",
             Self::InvalidAppSecret => "check TCB_COMPONENT_APPSECRET",
-            Self::InvalidArgs => "the service rejected an argument; check the env id and file names",
+            Self::InvalidArgs => {
+                "the service rejected an argument; check the env id and file names"
+            }
             Self::MissingParameter => "a required argument was missing; check the command line",
             Self::RequirePost | Self::EmptyBody | Self::BadJson => {
                 "the service could not read the request; this is a bug in tcb-deploy, please report it"
@@ -169,7 +171,9 @@ impl ErrCode {
             Self::DailyQuota => {
                 "the daily API quota is used up; wait until tomorrow or ask WeChat for a higher quota"
             }
-            Self::MinuteQuota => "the per-minute API quota is used up; lower concurrency or api_rate_limit",
+            Self::MinuteQuota => {
+                "the per-minute API quota is used up; lower concurrency or api_rate_limit"
+            }
             Self::IpNotWhitelisted => {
                 "add this machine's public IP to the third-party platform's IP whitelist"
             }
@@ -204,8 +208,8 @@ mod tests {
     #[test]
     fn codes_round_trip() {
         for code in [
-            -1, -1000, 40001, 40013, 40014, 40097, 40101, 40125, 41001, 42001, 43002, 44002,
-            45009, 45011, 47001, 61004, 61005, 61006, 61023, 85088, 12345,
+            -1, -1000, 40001, 40013, 40014, 40097, 40101, 40125, 41001, 42001, 43002, 44002, 45009,
+            45011, 47001, 61004, 61005, 61006, 61023, 85088, 12345,
         ] {
             assert_eq!(ErrCode::from_code(code).code(), code);
         }
@@ -234,7 +238,11 @@ mod tests {
             (85088, StopAuth),
         ];
         for (code, reaction) in table {
-            assert_eq!(ErrCode::from_code(code).reaction(), reaction, "errcode {code}");
+            assert_eq!(
+                ErrCode::from_code(code).reaction(),
+                reaction,
+                "errcode {code}"
+            );
         }
     }
 }

@@ -11,11 +11,11 @@ mod error;
 mod types;
 
 pub use client::{ApiClient, ClientSetupError, Timeouts};
-pub(crate) use error::snippet;
 pub use cos::{CosError, CosReaction, PutAnswer, PutObject};
 pub use errcode::{ErrCode, Reaction};
+pub(crate) use error::snippet;
 pub use error::{ApiError, Endpoint};
 pub use types::{
-    EnvInfo, FileListPage, RemoteFile, ShareConfirmation, ShareEnvAnswer, ShareError,
-    StaticStore, UploadLink,
+    EnvInfo, FileListPage, RemoteFile, ShareConfirmation, ShareEnvAnswer, ShareError, StaticStore,
+    UploadLink,
 };

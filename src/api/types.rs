@@ -300,8 +300,9 @@ mod tests {
 
     #[test]
     fn file_list_rejects_non_numeric_size() {
-        let err = serde_json::from_str::<FileListPage>(r#"{"contents":[{"key":"a","size":"big"}]}"#)
-            .unwrap_err();
+        let err =
+            serde_json::from_str::<FileListPage>(r#"{"contents":[{"key":"a","size":"big"}]}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("expected a number"), "{err}");
     }
 

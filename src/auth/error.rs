@@ -28,10 +28,7 @@ pub enum AuthError {
     #[error(
         "the access token from {source_name} was refused ({reason}) and it offers no newer one; supply a fresh token"
     )]
-    Refused {
-        source_name: String,
-        reason: String,
-    },
+    Refused { source_name: String, reason: String },
     #[error("could not obtain {what}: {source}")]
     Fetch {
         what: &'static str,
@@ -43,9 +40,10 @@ pub enum AuthError {
 impl AuthError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::NoSource | Self::NoAuthorizer | Self::ReadFile { .. } | Self::EmptyFile { .. } => {
-                ExitCode::Usage
-            }
+            Self::NoSource
+            | Self::NoAuthorizer
+            | Self::ReadFile { .. }
+            | Self::EmptyFile { .. } => ExitCode::Usage,
             Self::Command { .. } | Self::Refused { .. } => ExitCode::Auth,
             Self::Fetch { source, .. } => match source.reaction() {
                 Reaction::RefreshToken => ExitCode::Auth,

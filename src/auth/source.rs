@@ -65,7 +65,10 @@ pub enum AuthorizerSource {
 pub type Stamp = (SystemTime, u64);
 
 /// Reads a file holding one secret, trimmed; returns it with the file's stamp.
-pub async fn read_secret_file(what: &'static str, path: &Path) -> Result<(Secret, Stamp), AuthError> {
+pub async fn read_secret_file(
+    what: &'static str,
+    path: &Path,
+) -> Result<(Secret, Stamp), AuthError> {
     let read_err = |source| AuthError::ReadFile {
         what,
         path: path.to_owned(),
@@ -89,7 +92,10 @@ pub async fn file_stamp(path: &Path) -> Option<Stamp> {
 }
 
 fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
-    (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len())
+    (
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        meta.len(),
+    )
 }
 
 #[cfg(unix)]
@@ -120,11 +126,20 @@ pub async fn run_token_command(command: &str) -> Result<Secret, AuthError> {
         .output();
     let output = tokio::time::timeout(COMMAND_TIMEOUT, child)
         .await
-        .map_err(|_| fail(format!("did not finish within {}s", COMMAND_TIMEOUT.as_secs())))?
+        .map_err(|_| {
+            fail(format!(
+                "did not finish within {}s",
+                COMMAND_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|e| fail(format!("could not be started: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(fail(format!(
             "failed ({}){}",
             output.status,

@@ -37,9 +37,7 @@ impl Cached {
 }
 
 fn renew_at(expires_in: u64) -> Option<Instant> {
-    (expires_in > 0).then(|| {
-        Instant::now() + Duration::from_secs_f64(expires_in as f64 * RENEW_AT)
-    })
+    (expires_in > 0).then(|| Instant::now() + Duration::from_secs_f64(expires_in as f64 * RENEW_AT))
 }
 
 /// The component access token, from its configured source.
@@ -116,15 +114,15 @@ impl ComponentTokens {
                         what: "the component access token",
                         source,
                     })?;
-                tracing::info!(expires_in = answer.expires_in, "obtained a component access token");
+                tracing::info!(
+                    expires_in = answer.expires_in,
+                    "obtained a component access token"
+                );
                 cached.token = Some(answer.component_access_token);
                 cached.renew_at = renew_at(answer.expires_in);
             }
         }
-        cached
-            .token
-            .clone()
-            .ok_or(AuthError::NoSource)
+        cached.token.clone().ok_or(AuthError::NoSource)
     }
 
     fn source_name(&self) -> String {
@@ -135,7 +133,6 @@ impl ComponentTokens {
             ComponentSource::Credentials(_) => "the component credentials".to_owned(),
         }
     }
-
 }
 
 /// The merchant's authorizer access token.
@@ -214,7 +211,12 @@ impl AuthorizerTokens {
         let answer = loop {
             let result = self
                 .api
-                .authorizer_token(&component_token, component_appid, authorizer_appid, &refresh_token)
+                .authorizer_token(
+                    &component_token,
+                    component_appid,
+                    authorizer_appid,
+                    &refresh_token,
+                )
                 .await;
             match result {
                 Err(e)

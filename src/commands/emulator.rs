@@ -13,7 +13,10 @@ pub async fn run(config: &Config, args: &EmulatorArgs) -> Result<ExitCode, Error
         validate_env_id(env)?;
     }
     let addr = args.addr.unwrap_or(config.emulator_addr);
-    let data_dir = args.data.clone().unwrap_or_else(|| config.emulator_data_dir());
+    let data_dir = args
+        .data
+        .clone()
+        .unwrap_or_else(|| config.emulator_data_dir());
     let mut options = EmulatorOptions::new(addr, data_dir.clone());
     options.link_lifetime = Duration::from_secs(args.link_lifetime_secs);
     options.token_lifetime = Duration::from_secs(args.token_lifetime_secs);

@@ -25,10 +25,21 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
     }
     let connection = Connection::open(&config).await?;
     let result = match &cli.command {
-        Command::Status(args) => status::run(&connection.remote, &config.env(args.env.as_deref())?, args.json).await,
-        Command::Create(args) => create::run(&connection.remote, &config.env(args.env.as_deref())?, args).await,
+        Command::Status(args) => {
+            status::run(
+                &connection.remote,
+                &config.env(args.env.as_deref())?,
+                args.json,
+            )
+            .await
+        }
+        Command::Create(args) => {
+            create::run(&connection.remote, &config.env(args.env.as_deref())?, args).await
+        }
         Command::Envs(args) => envs::run(&connection.remote, args).await,
-        Command::Share(args) => share::run(&connection.remote, &config.env(args.env.as_deref())?, args).await,
+        Command::Share(args) => {
+            share::run(&connection.remote, &config.env(args.env.as_deref())?, args).await
+        }
         Command::Emulator(_) => unreachable!("handled above"),
     };
     connection.close().await;
@@ -46,8 +57,8 @@ fn print(text: &str) -> Result<(), Error> {
 
 /// Serialises a command's JSON result, one document, newline-terminated.
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Output(std::io::Error::other(e)))?;
+    let mut text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::Output(std::io::Error::other(e)))?;
     text.push('\n');
     print(&text)
 }

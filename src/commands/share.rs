@@ -22,7 +22,9 @@ pub async fn run(remote: &Remote, env: &str, args: &ShareArgs) -> Result<ExitCod
     for appid in &args.appids {
         let ok = !appid.is_empty()
             && appid.len() <= 64
-            && appid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && appid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !ok {
             return Err(ConfigError::Invalid {
                 key: "appid",
@@ -32,7 +34,9 @@ pub async fn run(remote: &Remote, env: &str, args: &ShareArgs) -> Result<ExitCod
             .into());
         }
     }
-    let answer = remote.share_env(env, &args.appids, args.source_type).await?;
+    let answer = remote
+        .share_env(env, &args.appids, args.source_type)
+        .await?;
     if args.json {
         print_json(&ShareReport {
             env,

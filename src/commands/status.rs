@@ -21,7 +21,9 @@ pub async fn run(remote: &Remote, env: &str, json: bool) -> Result<ExitCode, Err
     let store = remote
         .describe_static_store(env)
         .await?
-        .ok_or_else(|| Error::NoStore { env: env.to_owned() })?;
+        .ok_or_else(|| Error::NoStore {
+            env: env.to_owned(),
+        })?;
     let report = StatusReport {
         env,
         url: store.url(),

@@ -101,7 +101,10 @@ pub struct Config {
 
 impl Config {
     /// Loads the file (if any) and the environment `vars`, and validates the result.
-    pub fn load(file: Option<&Path>, vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
         let from_file = match file {
             Some(path) => Settings::from_file(path)?,
             None => Settings::default(),
@@ -119,25 +122,44 @@ impl Config {
         let state_dir = s
             .state_dir
             .clone()
-            .or_else(|| vars.get("STATE_DIRECTORY").map(|d| PathBuf::from(first_path(d))))
+            .or_else(|| {
+                vars.get("STATE_DIRECTORY")
+                    .map(|d| PathBuf::from(first_path(d)))
+            })
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
         let api = api_target(&s)?;
         let local = matches!(api, ApiTarget::Local);
         let addr_text = s.emulator_addr.as_deref().unwrap_or(DEFAULT_EMULATOR_ADDR);
-        let emulator_addr = addr_text.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
-            key: "emulator_addr",
-            value: addr_text.to_owned(),
-            reason: "expected IP:PORT, e.g. 127.0.0.1:8790".into(),
-        })?;
-        let component = component_source(&s, secret("ACCESS_TOKEN"), secret("COMPONENT_APPSECRET"), secret("COMPONENT_VERIFY_TICKET"), local)?;
-        let authorizer = authorizer_source(&s, secret("AUTHORIZER_ACCESS_TOKEN"), secret("AUTHORIZER_REFRESH_TOKEN"), &component, local)?;
+        let emulator_addr = addr_text
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::Invalid {
+                key: "emulator_addr",
+                value: addr_text.to_owned(),
+                reason: "expected IP:PORT, e.g. 127.0.0.1:8790".into(),
+            })?;
+        let component = component_source(
+            &s,
+            secret("ACCESS_TOKEN"),
+            secret("COMPONENT_APPSECRET"),
+            secret("COMPONENT_VERIFY_TICKET"),
+            local,
+        )?;
+        let authorizer = authorizer_source(
+            &s,
+            secret("AUTHORIZER_ACCESS_TOKEN"),
+            secret("AUTHORIZER_REFRESH_TOKEN"),
+            &component,
+            local,
+        )?;
         if let Some(env) = &s.env {
             validate_env_id(env)?;
         }
         let defaults = Timeouts::default();
         let timeouts = Timeouts {
-            connect: seconds("connect_timeout_secs", s.connect_timeout_secs)?.unwrap_or(defaults.connect),
-            request: seconds("request_timeout_secs", s.request_timeout_secs)?.unwrap_or(defaults.request),
+            connect: seconds("connect_timeout_secs", s.connect_timeout_secs)?
+                .unwrap_or(defaults.connect),
+            request: seconds("request_timeout_secs", s.request_timeout_secs)?
+                .unwrap_or(defaults.request),
             idle: defaults.idle,
         };
         Ok(Config {
@@ -211,9 +233,8 @@ fn api_target(s: &Settings) -> Result<ApiTarget, ConfigError> {
         value: base.to_owned(),
         reason: reason.to_owned(),
     };
-    let url = Url::parse(base).map_err(|_| {
-        invalid("expected `local` or a URL such as https://api.weixin.qq.com")
-    })?;
+    let url = Url::parse(base)
+        .map_err(|_| invalid("expected `local` or a URL such as https://api.weixin.qq.com"))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
@@ -401,8 +422,14 @@ mod tests {
         let config = load(&[("TCB_API_BASE", "local"), ("TCB_STATE_DIR", "/tmp/s")]).unwrap();
         assert!(matches!(config.api, ApiTarget::Local));
         assert_eq!(config.emulator_data_dir(), Path::new("/tmp/s/emulator"));
-        assert!(matches!(config.component, Some(ComponentSource::Credentials(_))));
-        assert!(matches!(config.authorizer, Some(AuthorizerSource::Refresh { .. })));
+        assert!(matches!(
+            config.component,
+            Some(ComponentSource::Credentials(_))
+        ));
+        assert!(matches!(
+            config.authorizer,
+            Some(AuthorizerSource::Refresh { .. })
+        ));
     }
 
     #[test]
@@ -413,8 +440,15 @@ mod tests {
 
     #[test]
     fn credentials_without_ticket_name_what_is_missing() {
-        let err = load(&[("TCB_COMPONENT_APPID", "wx1"), ("TCB_COMPONENT_APPSECRET", "s")]).unwrap_err();
-        assert!(err.to_string().contains("TCB_COMPONENT_VERIFY_TICKET"), "{err}");
+        let err = load(&[
+            ("TCB_COMPONENT_APPID", "wx1"),
+            ("TCB_COMPONENT_APPSECRET", "s"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("TCB_COMPONENT_VERIFY_TICKET"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -123,7 +123,11 @@ impl Settings {
         let mut base = serde_json::to_value(self).map_err(merge_error)?;
         let top = serde_json::to_value(top).map_err(merge_error)?;
         if let (Some(base), Some(top)) = (base.as_object_mut(), top.as_object()) {
-            base.extend(top.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())));
+            base.extend(
+                top.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
         }
         serde_json::from_value(base).map_err(merge_error)
     }
@@ -197,7 +201,9 @@ mod tests {
 
     #[test]
     fn wrong_type_is_an_error() {
-        let err = parse("connect_timeout_secs = \"ten\"\n").unwrap_err().to_string();
+        let err = parse("connect_timeout_secs = \"ten\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("deploy.toml:1:"), "{err}");
     }
 
@@ -218,7 +224,10 @@ mod tests {
     fn bad_number_in_env_names_the_variable() {
         let vars = BTreeMap::from([("TCB_CONNECT_TIMEOUT_SECS".to_owned(), "ten".to_owned())]);
         let err = Settings::from_env(&vars).unwrap_err().to_string();
-        assert!(err.to_ascii_uppercase().contains("CONNECT_TIMEOUT_SECS"), "{err}");
+        assert!(
+            err.to_ascii_uppercase().contains("CONNECT_TIMEOUT_SECS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -120,7 +120,12 @@ pub(crate) async fn handle(shared: &Shared, endpoint: Endpoint, req: Request<Bod
             Value::Object(fields)
         }
         Err(e) => {
-            tracing::debug!(path = endpoint.path(), errcode = e.code, errmsg = e.msg, "api call");
+            tracing::debug!(
+                path = endpoint.path(),
+                errcode = e.code,
+                errmsg = e.msg,
+                "api call"
+            );
             error_json(e)
         }
     };

@@ -43,7 +43,9 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
         .decode_utf8()
         .map(Cow::into_owned)
         .ok();
-    let split = path.as_deref().and_then(|p| p.strip_prefix('/')?.split_once('/'));
+    let split = path
+        .as_deref()
+        .and_then(|p| p.strip_prefix('/')?.split_once('/'));
     let resource = format!("/{}", split.map(|(_, key)| key).unwrap_or(""));
     let fail = |status, code, message| Failure {
         status,
@@ -96,6 +98,11 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
         let f = fail(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied.");
         return Ok(f.answer_after_draining(&parts.headers, body).await);
     };
+    if now > link.expires {
+        // A token from an older link for the same key, presented with a newer URL.
+        let f = fail(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
+        return Ok(f.answer_after_draining(&parts.headers, body).await);
+    }
     let declared = match parts.headers.get(header::CONTENT_LENGTH) {
         None => None,
         Some(v) => match v.to_str().ok().and_then(|s| s.parse::<u64>().ok()) {
@@ -234,11 +241,14 @@ fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Standard base64 with padding (for `Content-MD5`).
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

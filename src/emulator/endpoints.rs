@@ -6,17 +6,13 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::api::{
-    ApiError, ApiResult, Endpoint, Fields, INVALID_ARGS, NO_CLOUD_DEV,
-    SYSTEM_ERROR,
-};
+use super::api::{ApiError, ApiResult, Endpoint, Fields, INVALID_ARGS, NO_CLOUD_DEV, SYSTEM_ERROR};
 use super::clock::{from_unix_millis, rfc3339_millis, wechat_time};
 use super::server::Shared;
 use super::signature::sign_query_value;
 use super::tokens::{Link, TokenKind};
 use super::{
-    AUTHORIZER_APPID, AUTHORIZER_REFRESH_TOKEN, COMPONENT_APPID, COMPONENT_APPSECRET,
-    VERIFY_TICKET,
+    AUTHORIZER_APPID, AUTHORIZER_REFRESH_TOKEN, COMPONENT_APPID, COMPONENT_APPSECRET, VERIFY_TICKET,
 };
 
 const STORE_NOT_CREATED: ApiError = ApiError::new(40097, "static store not created");
@@ -327,11 +323,26 @@ mod tests {
 
     #[test]
     fn filenames() {
-        for good in ["index.html", "a/b/c.js", "中文/页面.html", "a b+c?.txt", "dir/"] {
+        for good in [
+            "index.html",
+            "a/b/c.js",
+            "中文/页面.html",
+            "a b+c?.txt",
+            "dir/",
+        ] {
             assert!(valid_filename(good), "{good}");
         }
         let long = "a".repeat(1025);
-        for bad in ["", "/a", "a/../b", "..", "a\\b", "a\nb", "./a", long.as_str()] {
+        for bad in [
+            "",
+            "/a",
+            "a/../b",
+            "..",
+            "a\\b",
+            "a\nb",
+            "./a",
+            long.as_str(),
+        ] {
             assert!(!valid_filename(bad), "{bad:?}");
         }
         assert!(valid_filename("a..b/c.."));

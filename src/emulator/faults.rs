@@ -62,10 +62,6 @@ impl FaultInjector {
         }
     }
 
-    pub(crate) fn token_lifetime_calls(&self) -> Option<u64> {
-        self.faults.token_lifetime_calls
-    }
-
     /// Waits the API latency, then picks the fault for one API call made at `unix_secs`.
     pub(crate) async fn before_api(&self, unix_secs: u64) -> Option<Fault> {
         if !self.faults.api_latency.is_zero() {
@@ -85,7 +81,8 @@ impl FaultInjector {
         if self.roll(self.faults.reset_rate) {
             return Some(Fault::Reset);
         }
-        self.roll(self.faults.api_error_rate).then_some(Fault::Error)
+        self.roll(self.faults.api_error_rate)
+            .then_some(Fault::Error)
     }
 
     /// Waits the PUT latency, then picks the fault for one PUT.
@@ -96,7 +93,8 @@ impl FaultInjector {
         if self.roll(self.faults.reset_rate) {
             return Some(Fault::Reset);
         }
-        self.roll(self.faults.put_error_rate).then_some(Fault::Error)
+        self.roll(self.faults.put_error_rate)
+            .then_some(Fault::Error)
     }
 
     /// True with probability `rate`. Rates of 0 (or less) and 1 (or more) draw nothing, so

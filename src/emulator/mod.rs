@@ -32,7 +32,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{Counters, Faults};
-#[allow(unused_imports)] // used by the COS handler; public within the crate for the API client's tests
+/// The COS link signature, for code elsewhere in the crate that wants to check or forge links.
+#[allow(unused_imports)] // nothing outside the emulator uses it yet
 pub(crate) use signature::cos_signature;
 
 use server::Shared;
@@ -111,9 +112,7 @@ pub enum EmulatorError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "cannot {action} {path}: {source}; fix its permissions or choose another --data-dir"
-    )]
+    #[error("cannot {action} {path}: {source}; fix its permissions or choose another --data-dir")]
     DataDir {
         action: &'static str,
         path: PathBuf,

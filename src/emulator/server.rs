@@ -120,7 +120,11 @@ fn advertised(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Accepts connections until `stop` turns true, then lets requests in flight finish.
-pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     while !*stop.borrow() {
         tokio::select! {
@@ -148,7 +152,10 @@ pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, mut stop: wa
         }
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("requests still running after the shutdown grace period; dropping them");
     }
 }
@@ -218,7 +225,8 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     match req.uri().path() {
         "/" => return Ok(index_page(&shared)),
         "/_emulator/health" => {
-            let health = json!({"service": "tcb-deploy-emulator", "version": env!("CARGO_PKG_VERSION")});
+            let health =
+                json!({"service": "tcb-deploy-emulator", "version": env!("CARGO_PKG_VERSION")});
             return Ok(json_response(StatusCode::OK, &health));
         }
         "/_emulator/counters" => {
@@ -286,7 +294,10 @@ fn index_page(shared: &Shared) -> Response<Body> {
         body.push_str("<ul>\n");
         for (env, _) in stores {
             let url = html_escape(&format!("http://{}/", shared.domain(&env)));
-            body.push_str(&format!("<li>{} — <a href=\"{url}\">{url}</a></li>\n", html_escape(&env)));
+            body.push_str(&format!(
+                "<li>{} — <a href=\"{url}\">{url}</a></li>\n",
+                html_escape(&env)
+            ));
         }
         body.push_str("</ul>");
     }

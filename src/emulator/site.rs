@@ -116,7 +116,11 @@ async fn object_response(
     if let Ok(etag) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, etag);
     }
-    if let Some(cc) = meta.cache_control.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(cc) = meta
+        .cache_control
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         headers.insert(header::CACHE_CONTROL, cc);
     }
     if not_modified {

@@ -22,6 +22,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::api::valid_env_id;
 use super::clock::{from_unix_millis, unix_millis};
 use super::tokens::random_hex;
 use super::{EmulatorError, StoredObject, lock};
@@ -100,8 +101,16 @@ impl StoreState {
                 s
             }
         };
-        let stores: BTreeMap<String, StaticStore> =
+        let mut stores: BTreeMap<String, StaticStore> =
             read_json(&dir.join("stores.json"))?.unwrap_or_default();
+        // A hand-edited file must not lead outside `objects/`.
+        stores.retain(|env, _| {
+            let valid = valid_env_id(env);
+            if !valid {
+                tracing::warn!(env, "skipping a store whose env id is invalid");
+            }
+            valid
+        });
 
         let mut objects = HashMap::new();
         for env in stores.keys() {
@@ -157,7 +166,9 @@ impl StoreState {
 
     /// A fresh path under `tmp/` for an upload in progress.
     pub(crate) fn temp_path(&self) -> PathBuf {
-        self.dir.join("tmp").join(format!("{}.part", random_hex(12)))
+        self.dir
+            .join("tmp")
+            .join(format!("{}.part", random_hex(12)))
     }
 
     /// Makes the complete upload at `tmp` the object `meta.key` of `env`.
@@ -267,7 +278,7 @@ fn load_env_objects(env_dir: &Path) -> Result<BTreeMap<String, ObjectMeta>, Emul
             blobs.push(path);
             continue;
         }
-        if !path.extension().is_some_and(|e| e == "json") {
+        if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
         let meta = std::fs::read(&path)
@@ -277,8 +288,19 @@ fn load_env_objects(env_dir: &Path) -> Result<BTreeMap<String, ObjectMeta>, Emul
             tracing::warn!(path = %path.display(), "skipping unreadable object metadata");
             continue;
         };
-        let blob_len = std::fs::metadata(env_dir.join(&meta.blob)).map(|m| m.len());
-        if blob_len.ok() != Some(meta.size) || meta.blob.contains(['/', '\\']) {
+        // The blob name is derived, never trusted: it cannot point outside `env_dir`.
+        let md5_ok = meta.md5.len() == 32
+            && meta
+                .md5
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !md5_ok {
+            tracing::warn!(path = %path.display(), "skipping object with an invalid md5");
+            continue;
+        }
+        let expected_blob = format!("{}.{}.data", key_file_name(&meta.key), meta.md5);
+        let blob_len = std::fs::metadata(env_dir.join(&expected_blob)).map(|m| m.len());
+        if meta.blob != expected_blob || blob_len.ok() != Some(meta.size) {
             tracing::warn!(path = %path.display(), "skipping object whose bytes are missing");
             continue;
         }
@@ -297,12 +319,14 @@ fn load_env_objects(env_dir: &Path) -> Result<BTreeMap<String, ObjectMeta>, Emul
 /// Reads a JSON state file: `None` if absent, an error naming the file if unreadable.
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, EmulatorError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| EmulatorError::CorruptState {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| EmulatorError::CorruptState {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(EmulatorError::DataDir {
             action: "read",
@@ -314,7 +338,9 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, E
 
 /// Writes `bytes` to `path` through a temp file in `data_dir/tmp` and a rename.
 pub(crate) async fn write_atomic(data_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = data_dir.join("tmp").join(format!("{}.part", random_hex(12)));
+    let tmp = data_dir
+        .join("tmp")
+        .join(format!("{}.part", random_hex(12)));
     tokio::fs::write(&tmp, bytes).await?;
     match tokio::fs::rename(&tmp, path).await {
         Ok(()) => Ok(()),
@@ -326,7 +352,9 @@ pub(crate) async fn write_atomic(data_dir: &Path, path: &Path, bytes: &[u8]) -> 
 }
 
 fn write_atomic_blocking(data_dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = data_dir.join("tmp").join(format!("{}.part", random_hex(12)));
+    let tmp = data_dir
+        .join("tmp")
+        .join(format!("{}.part", random_hex(12)));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);

@@ -142,7 +142,10 @@ impl Tokens {
     /// The links still worth keeping, as JSON, for saving at shutdown.
     pub(crate) fn links_json(&self, now_secs: u64) -> Vec<u8> {
         let links = lock(&self.links);
-        let live: HashMap<&String, &Link> = links.iter().filter(|(_, l)| l.expires >= now_secs).collect();
+        let live: HashMap<&String, &Link> = links
+            .iter()
+            .filter(|(_, l)| l.expires >= now_secs)
+            .collect();
         serde_json::to_vec(&live).unwrap_or_default()
     }
 

@@ -47,7 +47,10 @@ impl Harness {
             ("TCB_COMPONENT_APPSECRET", emulator::COMPONENT_APPSECRET),
             ("TCB_COMPONENT_VERIFY_TICKET", emulator::VERIFY_TICKET),
             ("TCB_AUTHORIZER_APPID", emulator::AUTHORIZER_APPID),
-            ("TCB_AUTHORIZER_REFRESH_TOKEN", emulator::AUTHORIZER_REFRESH_TOKEN),
+            (
+                "TCB_AUTHORIZER_REFRESH_TOKEN",
+                emulator::AUTHORIZER_REFRESH_TOKEN,
+            ),
         ])
     }
 
@@ -163,12 +166,16 @@ async fn read_request(stream: &mut tokio::net::TcpStream) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        let Ok(n) = stream.read(&mut chunk).await else { return };
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
         if n == 0 {
             return;
         }
         buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
         let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
         let length: usize = head
             .lines()
