@@ -5,6 +5,29 @@ mod common;
 use common::Harness;
 use tcb_deploy::api::{CosReaction, PutObject};
 
+/// PUTs `bytes` to `signed_url` with `token`, as the deploy engine does.
+async fn put_to(
+    connection: &tcb_deploy::connection::Connection,
+    signed_url: &str,
+    token: &tcb_deploy::secret::Secret,
+    bytes: &[u8],
+) -> Result<tcb_deploy::api::PutAnswer, tcb_deploy::api::CosError> {
+    connection
+        .remote
+        .api()
+        .put_object(
+            &PutObject {
+                signed_url,
+                token,
+                content_length: bytes.len() as u64,
+                content_type: Some("text/html; charset=utf-8"),
+                cache_control: Some("no-cache"),
+            },
+            bytes.to_vec(),
+        )
+        .await
+}
+
 async fn put(
     h: &Harness,
     env: &str,
@@ -13,20 +36,7 @@ async fn put(
 ) -> Result<tcb_deploy::api::PutAnswer, tcb_deploy::api::CosError> {
     let connection = h.connect().await;
     let link = connection.remote.upload_link(env, key).await.expect("link");
-    let answer = connection
-        .remote
-        .api()
-        .put_object(
-            &PutObject {
-                signed_url: &link.signed_url,
-                token: &link.token,
-                content_length: bytes.len() as u64,
-                content_type: Some("text/html; charset=utf-8"),
-                cache_control: Some("no-cache"),
-            },
-            bytes.to_vec(),
-        )
-        .await;
+    let answer = put_to(&connection, &link.signed_url, &link.token, bytes).await;
     connection.close().await;
     answer
 }
@@ -63,19 +73,7 @@ async fn a_put_with_the_wrong_token_is_refused() {
         .upload_link("up", "b.txt")
         .await
         .expect("link");
-    let err = connection
-        .remote
-        .api()
-        .put_object(
-            &PutObject {
-                signed_url: &link.signed_url,
-                token: &other.token,
-                content_length: 1,
-                content_type: None,
-                cache_control: None,
-            },
-            b"x".to_vec(),
-        )
+    let err = put_to(&connection, &link.signed_url, &other.token, b"x")
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("AccessDenied"), "{err}");
@@ -94,19 +92,7 @@ async fn an_expired_link_is_refused_and_calls_for_a_fresh_one() {
         .await
         .expect("link");
     h.emulator.advance_clock(std::time::Duration::from_secs(61));
-    let err = connection
-        .remote
-        .api()
-        .put_object(
-            &PutObject {
-                signed_url: &link.signed_url,
-                token: &link.token,
-                content_length: 1,
-                content_type: None,
-                cache_control: None,
-            },
-            b"x".to_vec(),
-        )
+    let err = put_to(&connection, &link.signed_url, &link.token, b"x")
         .await
         .expect_err("expired");
     assert!(err.to_string().contains("Request has expired"), "{err}");
@@ -127,19 +113,7 @@ async fn a_tampered_signature_is_refused() {
     let mut url = link.signed_url.clone();
     let last = url.pop().expect("non-empty");
     url.push(if last == '0' { '1' } else { '0' });
-    let err = connection
-        .remote
-        .api()
-        .put_object(
-            &PutObject {
-                signed_url: &url,
-                token: &link.token,
-                content_length: 1,
-                content_type: None,
-                cache_control: None,
-            },
-            b"x".to_vec(),
-        )
+    let err = put_to(&connection, &url, &link.token, b"x")
         .await
         .expect_err("tampered");
     assert!(err.to_string().contains("SignatureDoesNotMatch"), "{err}");

@@ -114,7 +114,7 @@ impl ComponentTokens {
                         what: "the component access token",
                         source,
                     })?;
-                tracing::info!(
+                tracing::debug!(
                     expires_in = answer.expires_in,
                     "obtained a component access token"
                 );
