@@ -15,6 +15,7 @@ pub mod logging;
 pub mod remote;
 pub mod retry;
 pub mod secret;
+pub mod site;
 
 use std::collections::BTreeMap;
 
