@@ -39,6 +39,11 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Upload what changed in a build folder: one site from --env/--dir, or every [[site]] of
+    /// the config file.
+    Deploy(DeployArgs),
+    /// Show what `deploy` would upload and why, without uploading (same as deploy --dry-run).
+    Plan(SiteArgs),
     /// Show the static website of an environment: URL, status, bucket, region.
     Status(StatusArgs),
     /// Open the static website of an environment.
@@ -49,6 +54,45 @@ pub enum Command {
     Share(ShareArgs),
     /// Run the local emulator of the API and of the upload store; it serves the deployed sites.
     Emulator(EmulatorArgs),
+}
+
+/// Which site to deploy and how.
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    /// Environment id (default: `env` from the config, or TCB_ENV). Without --dir, picks the
+    /// [[site]] tables of this environment.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// The build-output folder to deploy (instead of the config's [[site]] tables).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Store folder to deploy under, e.g. docs/ (with --dir).
+    #[arg(long, requires = "dir")]
+    pub prefix: Option<String>,
+    /// Deploy only the [[site]] with this name.
+    #[arg(long, value_name = "NAME", conflicts_with = "dir")]
+    pub site: Option<String>,
+    /// Uploads in flight at once (default 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: Option<u32>,
+    /// List the store and trust it over the local manifest (finds files missing remotely).
+    #[arg(long)]
+    pub verify_remote: bool,
+    /// Folder for manifests (default: state_dir, TCB_STATE_DIR, $STATE_DIRECTORY, .tcb-deploy).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print one JSON object per site instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Plan only: print what would be uploaded and why; ask for no upload link.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,8 @@ pub enum Error {
     Emulator(#[from] EmulatorError),
     #[error(transparent)]
     ClientSetup(#[from] ClientSetupError),
+    #[error(transparent)]
+    Deploy(crate::deploy::DeployError),
     #[error(
         "environment {env} has no static website; open one with `tcb-deploy create --env {env}`"
     )]
@@ -47,6 +49,14 @@ impl Error {
             Self::Remote(e) => e.exit_code(),
             Self::Emulator(_) | Self::ClientSetup(_) | Self::StateDir { .. } => ExitCode::Usage,
             Self::NoStore { .. } => ExitCode::Usage,
+            Self::Deploy(e) => match e {
+                crate::deploy::DeployError::Scan(_) | crate::deploy::DeployError::Manifest(_) => {
+                    ExitCode::Usage
+                }
+                crate::deploy::DeployError::Remote(e) => e.exit_code(),
+                crate::deploy::DeployError::NoStore { .. } => ExitCode::Usage,
+                crate::deploy::DeployError::Task(_) => ExitCode::Remote,
+            },
             Self::WaitTimeout { .. } => ExitCode::Remote,
             Self::Output(_) => ExitCode::Remote,
         }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod deploy;
 pub mod emulator;
 pub mod error;
 pub mod exit;

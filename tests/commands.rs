@@ -206,12 +206,17 @@ async fn readme_quick_start_works() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.example.toml");
     let run = run_tool(&["--config", config, "create", "--wait"], &vars).await;
     assert_eq!(run.code, 0, "{run:?}");
-    let run = run_tool(&["--config", config, "status"], &vars).await;
+    let run = run_tool(&["--config", config, "deploy"], &vars).await;
     assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("example: uploaded 4 files"), "{run:?}");
     assert!(
         run.stdout
-            .contains(&format!("url     http://demo.localhost:{port}/")),
+            .contains(&format!("site    http://demo.localhost:{port}/")),
         "{run:?}"
     );
+    let run = run_tool(&["--config", config, "deploy"], &vars).await;
+    assert!(run.stdout.contains("example: uploaded 0 files"), "{run:?}");
+    let run = run_tool(&["--config", config, "status"], &vars).await;
+    assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("status  online"), "{run:?}");
 }

@@ -3,6 +3,7 @@
 //! the exit code; it never parses flags or reads the environment itself.
 
 mod create;
+mod deploy;
 mod emulator;
 mod envs;
 mod share;
@@ -12,14 +13,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::cli::{Cli, Command};
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::exit::ExitCode;
 
 /// Runs the parsed command line with the given environment variables.
 pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, Error> {
-    let config = Config::load(cli.config.as_deref(), &vars)?;
+    let config = Config::load(cli.config.as_deref(), &vars, flag_settings(&cli.command))?;
     if let Command::Emulator(args) = &cli.command {
         return emulator::run(&config, args).await;
     }
@@ -40,10 +41,28 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
         Command::Share(args) => {
             share::run(&connection.remote, &config.env(args.env.as_deref())?, args).await
         }
+        Command::Deploy(args) => {
+            deploy::run(&connection.remote, &config, &args.site, args.dry_run).await
+        }
+        Command::Plan(args) => deploy::run(&connection.remote, &config, args, true).await,
         Command::Emulator(_) => unreachable!("handled above"),
     };
     connection.close().await;
     result
+}
+
+/// The settings a command's flags override.
+fn flag_settings(command: &Command) -> Settings {
+    let site = match command {
+        Command::Deploy(args) => &args.site,
+        Command::Plan(args) => args,
+        _ => return Settings::default(),
+    };
+    Settings {
+        state_dir: site.state_dir.clone(),
+        concurrency: site.concurrency,
+        ..Settings::default()
+    }
 }
 
 /// Writes a command's result to standard output. A closed pipe (`| head`) is not an error.
@@ -53,6 +72,14 @@ fn print(text: &str) -> Result<(), Error> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output(e)),
         _ => Ok(()),
     }
+}
+
+/// Writes one JSON object on one line (JSON Lines: one per site).
+fn print_json_line(value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut text =
+        serde_json::to_string(value).map_err(|e| Error::Output(std::io::Error::other(e)))?;
+    text.push('\n');
+    print(&text)
 }
 
 /// Serialises a command's JSON result, one document, newline-terminated.

@@ -16,7 +16,9 @@ use crate::auth::{AuthorizerSource, ComponentCredentials, ComponentSource, Value
 use crate::emulator;
 use crate::exit::ExitCode;
 use crate::secret::Secret;
-pub use settings::{ENV_PREFIX, Settings};
+pub use settings::{ENV_PREFIX, RuleSettings, Settings, SiteSettings};
+
+use crate::deploy::headers::HeaderRules;
 
 /// The official API.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
@@ -75,6 +77,24 @@ impl ConfigError {
     }
 }
 
+/// Uploads in flight at once when nothing else says.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// The most uploads in flight that may be asked for.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// A build folder deployed to an environment, validated.
+#[derive(Debug)]
+pub struct Site {
+    pub name: String,
+    pub env: String,
+    pub dir: PathBuf,
+    /// "" or "a/b/": relative, forward slashes, trailing slash.
+    pub prefix: String,
+    /// Extra exclusions (gitignore syntax).
+    pub ignore: Vec<String>,
+    pub headers: HeaderRules,
+}
+
 /// Where the API is.
 #[derive(Clone, Debug)]
 pub enum ApiTarget {
@@ -97,19 +117,27 @@ pub struct Config {
     /// `None`: nothing configured (an error once a call needs it).
     pub component: Option<ComponentSource>,
     pub authorizer: Option<AuthorizerSource>,
+    /// Uploads in flight at once.
+    pub concurrency: usize,
+    /// The `[[site]]` tables, in file order.
+    pub sites: Vec<Site>,
 }
 
 impl Config {
-    /// Loads the file (if any) and the environment `vars`, and validates the result.
+    /// Loads the file (if any), the environment `vars` and the command line's `flags`, in
+    /// rising precedence, and validates the result.
     pub fn load(
         file: Option<&Path>,
         vars: &BTreeMap<String, String>,
+        flags: Settings,
     ) -> Result<Config, ConfigError> {
         let from_file = match file {
             Some(path) => Settings::from_file(path)?,
             None => Settings::default(),
         };
-        let settings = from_file.overlay(Settings::from_env(vars)?)?;
+        let settings = from_file
+            .overlay(Settings::from_env(vars)?)?
+            .overlay(flags)?;
         Config::from_settings(settings, vars)
     }
 
@@ -162,9 +190,23 @@ impl Config {
                 .unwrap_or(defaults.request),
             idle: defaults.idle,
         };
+        let concurrency = match s.concurrency {
+            None => DEFAULT_CONCURRENCY,
+            Some(n) if (1..=MAX_CONCURRENCY).contains(&(n as usize)) => n as usize,
+            Some(n) => {
+                return Err(ConfigError::Invalid {
+                    key: "concurrency",
+                    value: n.to_string(),
+                    reason: format!("must be between 1 and {MAX_CONCURRENCY}"),
+                });
+            }
+        };
+        let sites = sites(s.site.as_deref().unwrap_or_default(), s.env.as_deref())?;
         Ok(Config {
             api,
             emulator_addr,
+            concurrency,
+            sites,
             default_env: s.env,
             state_dir,
             timeouts,
@@ -189,6 +231,64 @@ impl Config {
             None => self.default_env.clone().ok_or(ConfigError::MissingEnv),
         }
     }
+}
+
+fn sites(tables: &[SiteSettings], default_env: Option<&str>) -> Result<Vec<Site>, ConfigError> {
+    let mut sites: Vec<Site> = Vec::with_capacity(tables.len());
+    for (i, t) in tables.iter().enumerate() {
+        let env = t.env.as_deref().or(default_env).ok_or_else(|| {
+            ConfigError::Conflict(format!(
+                "[[site]] number {} has no env; set `env` in it or at the top of the file",
+                i + 1
+            ))
+        })?;
+        validate_env_id(env)?;
+        let name = t.name.clone().unwrap_or_else(|| env.to_owned());
+        if sites.iter().any(|s| s.name == name) {
+            return Err(ConfigError::Conflict(format!(
+                "two [[site]] tables are named {name:?}; give each a distinct `name`"
+            )));
+        }
+        let headers = HeaderRules::new(t.rules.as_deref().unwrap_or_default()).map_err(|e| {
+            ConfigError::Invalid {
+                key: "site.rules",
+                value: name.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        sites.push(Site {
+            name,
+            env: env.to_owned(),
+            dir: t.dir.clone(),
+            prefix: normalize_prefix(t.prefix.as_deref().unwrap_or(""))?,
+            ignore: t.ignore.clone().unwrap_or_default(),
+            headers,
+        });
+    }
+    Ok(sites)
+}
+
+/// A store folder as keys use it: "" or "a/b/". Refuses absolute paths, `.` and `..`
+/// segments, backslashes and control characters.
+pub fn normalize_prefix(prefix: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        key: "prefix",
+        value: prefix.chars().take(80).collect(),
+        reason: reason.to_owned(),
+    };
+    if prefix.starts_with('/') {
+        return Err(invalid("must be relative, e.g. docs/ (no leading /)"));
+    }
+    if prefix.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(invalid(
+            "must not contain backslashes or control characters",
+        ));
+    }
+    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.iter().any(|s| *s == "." || *s == "..") {
+        return Err(invalid("must not contain . or .. segments"));
+    }
+    Ok(segments.iter().map(|s| format!("{s}/")).collect())
 }
 
 /// `$STATE_DIRECTORY` may list several folders separated by colons; the first is ours.
@@ -406,7 +506,25 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::load(None, &vars)
+        Config::load(None, &vars, Settings::default())
+    }
+
+    #[test]
+    fn prefixes_are_normalised_or_refused() {
+        assert_eq!(normalize_prefix("").unwrap(), "");
+        assert_eq!(normalize_prefix("docs").unwrap(), "docs/");
+        assert_eq!(normalize_prefix("a//b/").unwrap(), "a/b/");
+        for bad in ["/abs", "a/../b", "./a", "a\\b", "a\u{7}b"] {
+            assert!(normalize_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        assert!(load(&[("TCB_CONCURRENCY", "0")]).is_err());
+        assert!(load(&[("TCB_CONCURRENCY", "257")]).is_err());
+        assert_eq!(load(&[("TCB_CONCURRENCY", "16")]).unwrap().concurrency, 16);
+        assert_eq!(load(&[]).unwrap().concurrency, DEFAULT_CONCURRENCY);
     }
 
     #[test]

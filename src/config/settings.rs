@@ -44,6 +44,35 @@ pub struct Settings {
     pub emulator_addr: Option<String>,
     pub connect_timeout_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
+    /// Uploads in flight at once, 1 to 256 (default 8).
+    pub concurrency: Option<u32>,
+    /// The sites `deploy` and `plan` work on when no `--dir` is given (`[[site]]` tables).
+    pub site: Option<Vec<SiteSettings>>,
+}
+
+/// One `[[site]]` table: a build folder deployed to an environment.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SiteSettings {
+    /// A name for `--site` and for logs (default: the env id).
+    pub name: Option<String>,
+    /// The environment (default: the top-level `env`).
+    pub env: Option<String>,
+    /// The build-output folder.
+    pub dir: PathBuf,
+    /// Folder in the store to deploy under, e.g. "docs/" (default: the root).
+    pub prefix: Option<String>,
+    /// Extra exclusions, gitignore syntax.
+    pub ignore: Option<Vec<String>>,
+    /// Header rules, first match wins per header (`[[site.rules]]`).
+    pub rules: Option<Vec<RuleSettings>>,
+}
+
+/// Headers for the files whose path (relative to the site folder) matches `glob`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RuleSettings {
+    pub glob: String,
+    pub cache_control: Option<String>,
+    pub content_type: Option<String>,
 }
 
 impl Settings {
@@ -61,6 +90,11 @@ impl Settings {
         {
             if path.is_relative() {
                 *path = base.join(&*path);
+            }
+        }
+        for site in self.site.iter_mut().flatten() {
+            if site.dir.is_relative() {
+                site.dir = base.join(&site.dir);
             }
         }
     }
@@ -141,6 +175,10 @@ impl Settings {
     }
 }
 
+/// The keys of a `[[site]]` table and of a `[[site.rules]]` table.
+const SITE_KEYS: &[&str] = &["name", "env", "dir", "prefix", "ignore", "rules"];
+const RULE_KEYS: &[&str] = &["glob", "cache_control", "content_type"];
+
 fn unknown_key(path: &Path, key: String) -> ConfigError {
     if let Some((_, instead)) = SECRET_VARS.iter().find(|(name, _)| *name == key) {
         return ConfigError::SecretInFile {
@@ -150,9 +188,16 @@ fn unknown_key(path: &Path, key: String) -> ConfigError {
             instead,
         };
     }
-    let suggestion = Settings::keys()
+    // `key` is a dotted path such as `site.0.prefx`: suggest among the keys of its table.
+    let segments: Vec<&str> = key.split('.').collect();
+    let (last, candidates) = match segments.as_slice() {
+        ["site", _, "rules", _, last] => (*last, RULE_KEYS.iter().map(|k| k.to_string()).collect()),
+        ["site", _, last] => (*last, SITE_KEYS.iter().map(|k| k.to_string()).collect()),
+        _ => (key.as_str(), Settings::keys()),
+    };
+    let suggestion = candidates
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(&k, &key), k))
+        .map(|k| (strsim::jaro_winkler(&k, last), k))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k);
@@ -228,6 +273,26 @@ mod tests {
             err.to_ascii_uppercase().contains("CONNECT_TIMEOUT_SECS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sites_are_read_with_their_rules() {
+        let s = parse(
+            "[[site]]\nenv = \"e1\"\ndir = \"dist\"\n[[site.rules]]\nglob = \"assets/**\"\ncache_control = \"max-age=60\"\n",
+        )
+        .unwrap();
+        let sites = s.site.unwrap();
+        assert_eq!(sites[0].dir, Path::new("dist"));
+        assert_eq!(sites[0].rules.as_ref().unwrap()[0].glob, "assets/**");
+    }
+
+    #[test]
+    fn unknown_key_inside_a_site_is_named_with_its_place() {
+        let err = parse("[[site]]\ndir = \"d\"\nprefx = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("site.0.prefx"), "{err}");
+        assert!(err.contains("did you mean `prefix`"), "{err}");
     }
 
     #[test]

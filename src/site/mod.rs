@@ -1,6 +1,12 @@
 //! The local side of a site: which files the build folder holds (scan), what they contain
 //! (hash), and what was last deployed from it (manifest). Nothing here talks to the network.
 
+pub mod hash;
+pub mod ignore_rules;
+pub mod manifest;
+pub mod scan;
 pub mod stat;
 
+pub use hash::{Digest, Hashed, Hasher, digest_of, hash_file, hash_files};
+pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError, ManifestStore};
 pub use stat::FileStat;

@@ -94,7 +94,7 @@ pub fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 pub async fn connect(vars: &[(String, String)]) -> Connection {
     let map: BTreeMap<String, String> = vars.iter().cloned().collect();
-    let config = Config::load(None, &map).expect("config loads");
+    let config = Config::load(None, &map, Default::default()).expect("config loads");
     Connection::open(&config).await.expect("connection opens")
 }
 

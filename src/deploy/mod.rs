@@ -1,0 +1,338 @@
+//! The deploy engine: make the store hold what the site folder holds, uploading only what
+//! changed, in an order that never shows a visitor a page whose assets are not online yet, and
+//! keeping a manifest that never names a file that is not online.
+//!
+//! scan → stat cache or hash → (remote listing) → plan → uploads by stage → manifest + report.
+
+pub mod headers;
+pub mod plan;
+pub mod report;
+pub mod upload;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use self::plan::{LocalItem, Stage};
+use self::report::{PlannedFile, Report};
+use self::upload::{UploadError, UploadJob, upload_file};
+use crate::config::Site;
+use crate::remote::{Remote, RemoteError};
+use crate::retry::RetryPolicy;
+use crate::site::hash::{Hashed, hash_files};
+use crate::site::manifest::{Manifest, ManifestError, ManifestStore};
+use crate::site::scan::{LocalFile, ScanError, ScanOptions, SkipReason, scan};
+
+/// Reads in flight while hashing: enough to keep the disk busy (measured: 32 threads hash a
+/// 2 GB / 50k-file tree in 1.65 s, 2 threads in 3.8 s).
+const HASH_IN_FLIGHT: usize = 32;
+/// Save the manifest during a long deploy at least this often…
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(3);
+/// …or after this many uploads, whichever comes first.
+const CHECKPOINT_FILES: usize = 200;
+
+/// How to deploy one site.
+#[derive(Debug)]
+pub struct DeployOptions<'a> {
+    pub site: &'a Site,
+    pub state_dir: &'a Path,
+    pub concurrency: usize,
+    pub dry_run: bool,
+    /// List the store even when a manifest exists, and trust the listing over it.
+    pub verify_remote: bool,
+    pub retry: RetryPolicy,
+}
+
+/// What stops a deploy as a whole (a single file's failure does not: it is in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(
+        "environment {env} has no static website; open one with `tcb-deploy create --env {env}`"
+    )]
+    NoStore { env: String },
+    #[error("internal error: {0}")]
+    Task(String),
+}
+
+pub async fn deploy(remote: &Remote, options: &DeployOptions<'_>) -> Result<Report, DeployError> {
+    let started = Instant::now();
+    let site = options.site;
+    let mut report = Report {
+        site: site.name.clone(),
+        env: site.env.clone(),
+        dry_run: options.dry_run,
+        ..Report::default()
+    };
+
+    let store = remote
+        .describe_static_store(&site.env)
+        .await?
+        .ok_or_else(|| DeployError::NoStore {
+            env: site.env.clone(),
+        })?;
+    if store.status != "online" {
+        tracing::warn!(env = %site.env, status = %store.status, "the static website is not online yet");
+    }
+    report.url = Some(store.url());
+
+    let scan_options = ScanOptions {
+        root: site.dir.clone(),
+        prefix: site.prefix.clone(),
+        ignore: site.ignore.clone(),
+    };
+    let scanned = blocking(move || scan(&scan_options)).await??;
+    for skipped in &scanned.skipped {
+        if skipped.reason == SkipReason::TooLarge {
+            report.fail(
+                skipped.path.display().to_string(),
+                "larger than 5 GiB, the most one upload can take; exclude it with `ignore`",
+            );
+        } else {
+            report.skipped += 1;
+        }
+    }
+
+    let manifest_store = Arc::new(ManifestStore::new(
+        options.state_dir,
+        &site.env,
+        &site.prefix,
+    ));
+    let loader = Arc::clone(&manifest_store);
+    let manifest = blocking(move || loader.load()).await??;
+
+    let local = resolve_digests(&scanned.files, &manifest, &mut report).await?;
+
+    let listing = if manifest.files.is_empty() || options.verify_remote {
+        let prefix = (!site.prefix.is_empty()).then_some(site.prefix.as_str());
+        let files = remote.list_files(&site.env, prefix).await?;
+        tracing::info!(env = %site.env, files = files.len(), "listed the store");
+        Some(
+            files
+                .into_iter()
+                .map(|f| (f.key.clone(), f))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    } else {
+        None
+    };
+
+    let plan = plan::plan(&local, &manifest, listing.as_ref());
+    report.unchanged = plan.unchanged.len();
+    report.stale_remote = plan.stale.clone();
+
+    if options.dry_run {
+        report.planned = Some(
+            plan.uploads
+                .iter()
+                .map(|u| PlannedFile {
+                    path: local[u.local].key.clone(),
+                    reason: u.reason,
+                    bytes: local[u.local].stat.size,
+                })
+                .collect(),
+        );
+        report.duration_ms = elapsed_ms(started);
+        return Ok(report);
+    }
+
+    let mut record = Manifest::new(&site.env, &site.prefix);
+    record.saved_at_ns = manifest.saved_at_ns;
+    record.files = plan.manifest;
+    let dirty = record.files != manifest.files;
+    let mut checkpoint = Checkpoint::new(manifest_store, dirty);
+
+    let paths: BTreeMap<&str, &Path> = scanned
+        .files
+        .iter()
+        .map(|f| (f.key.as_str(), f.path.as_path()))
+        .collect();
+    let mut held_back = false;
+    for stage in [Stage::Asset, Stage::Page, Stage::Worker] {
+        let jobs: Vec<UploadJob<'_>> = plan
+            .uploads
+            .iter()
+            .filter(|u| u.stage == stage)
+            .map(|u| {
+                let key = local[u.local].key.as_str();
+                UploadJob {
+                    key,
+                    path: paths[key],
+                    headers: site.headers.for_path(&key[site.prefix.len()..]),
+                }
+            })
+            .collect();
+        if held_back {
+            for job in &jobs {
+                report.fail(
+                    job.key,
+                    "held back because files of an earlier stage failed, so that no page references a file that is not online",
+                );
+            }
+            continue;
+        }
+        let results = futures_util::stream::iter(jobs.iter())
+            .map(|job| async move {
+                let begun = Instant::now();
+                (
+                    job,
+                    upload_file(remote, &site.env, job, options.retry).await,
+                    begun,
+                )
+            })
+            .buffer_unordered(options.concurrency);
+        tokio::pin!(results);
+        while let Some((job, result, begun)) = results.next().await {
+            match result {
+                Ok(done) => {
+                    tracing::info!(
+                        path = job.key,
+                        bytes = done.bytes,
+                        ms = elapsed_ms(begun),
+                        "uploaded"
+                    );
+                    report.uploaded += 1;
+                    report.bytes_uploaded += done.bytes;
+                    record.files.insert(job.key.to_owned(), done.entry);
+                    checkpoint.uploaded(&mut record).await?;
+                }
+                Err(UploadError::Vanished) => {
+                    tracing::debug!(path = job.key, "vanished before upload");
+                    report.skipped += 1;
+                }
+                Err(UploadError::File(error)) => {
+                    tracing::error!(path = job.key, error, "upload failed");
+                    report.fail(job.key, error);
+                }
+                Err(UploadError::Fatal(e)) => {
+                    checkpoint.save(&mut record).await?;
+                    return Err(e.into());
+                }
+            }
+        }
+        held_back = report.failed > 0;
+    }
+    checkpoint.save(&mut record).await?;
+    report.duration_ms = elapsed_ms(started);
+    Ok(report)
+}
+
+/// Digests of the scanned files: from the manifest when the stat matches (no read), else by
+/// hashing. A file that changes while read is hashed once more; a vanished one is dropped.
+async fn resolve_digests(
+    files: &[LocalFile],
+    manifest: &Manifest,
+    report: &mut Report,
+) -> Result<Vec<LocalItem>, DeployError> {
+    let mut local = Vec::with_capacity(files.len());
+    let mut to_hash = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        match manifest.cached_digest(&f.key, &f.stat) {
+            Some(digest) => local.push(LocalItem {
+                key: f.key.clone(),
+                stat: f.stat,
+                digest,
+            }),
+            None => to_hash.push((i, f.path.clone(), f.stat)),
+        }
+    }
+    for attempt in 0..2 {
+        if to_hash.is_empty() {
+            break;
+        }
+        let results = hash_files(std::mem::take(&mut to_hash), HASH_IN_FLIGHT).await;
+        for (i, result) in results {
+            let f = &files[i];
+            match result {
+                Ok(Hashed::Done { digest, stat }) => local.push(LocalItem {
+                    key: f.key.clone(),
+                    stat,
+                    digest,
+                }),
+                Ok(Hashed::Changing) if attempt == 0 => {
+                    let stat = std::fs::metadata(&f.path)
+                        .map(|m| crate::site::FileStat::of(&m))
+                        .unwrap_or(f.stat);
+                    to_hash.push((i, f.path.clone(), stat));
+                }
+                Ok(Hashed::Changing) => report.fail(
+                    &f.key,
+                    "kept changing while being read; it will be picked up by the next deploy",
+                ),
+                Ok(Hashed::Vanished) => report.skipped += 1,
+                Err(e) => report.fail(&f.key, format!("cannot read {}: {e}", f.path.display())),
+            }
+        }
+    }
+    local.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(local)
+}
+
+/// Saves the manifest every few seconds or few hundred uploads, so that a crash re-uploads at
+/// most what was in flight since the last save.
+struct Checkpoint {
+    store: Arc<ManifestStore>,
+    last: Instant,
+    since: usize,
+    dirty: bool,
+}
+
+impl Checkpoint {
+    fn new(store: Arc<ManifestStore>, dirty: bool) -> Checkpoint {
+        Checkpoint {
+            store,
+            last: Instant::now(),
+            since: 0,
+            dirty,
+        }
+    }
+
+    async fn uploaded(&mut self, record: &mut Manifest) -> Result<(), DeployError> {
+        self.dirty = true;
+        self.since += 1;
+        if self.since >= CHECKPOINT_FILES || self.last.elapsed() >= CHECKPOINT_EVERY {
+            self.save(record).await?;
+        }
+        Ok(())
+    }
+
+    async fn save(&mut self, record: &mut Manifest) -> Result<(), DeployError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let store = Arc::clone(&self.store);
+        let mut taken = std::mem::take(record);
+        let (taken, result) = blocking(move || {
+            let result = store.save(&mut taken);
+            (taken, result)
+        })
+        .await?;
+        *record = taken;
+        result?;
+        self.dirty = false;
+        self.since = 0;
+        self.last = Instant::now();
+        Ok(())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DeployError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DeployError::Task(e.to_string()))
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,239 @@
+//! The upload of one file: read it (small files into a buffer, large ones as a stream), hash the
+//! bytes actually sent, ask for a signed link right before the PUT (links live 60 s), PUT, and
+//! check the returned ETag against the MD5 of what was sent. Only then is the file recorded.
+
+use std::io::ErrorKind;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use tokio_util::io::ReaderStream;
+
+use super::headers::FileHeaders;
+use crate::api::{CosError, CosReaction, PutObject, Reaction};
+use crate::remote::{Remote, RemoteError};
+use crate::retry::RetryPolicy;
+use crate::site::FileStat;
+use crate::site::hash::{Digest, Hasher, digest_of};
+use crate::site::manifest::ManifestEntry;
+
+/// Files up to this size are read whole and sent from the buffer they were hashed from; larger
+/// ones are streamed and hashed while streaming.
+pub const BUFFER_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// How often a file that keeps changing while it is read is read again before giving up.
+const READ_ATTEMPTS: u32 = 3;
+
+/// One file to upload.
+#[derive(Debug)]
+pub struct UploadJob<'a> {
+    pub key: &'a str,
+    pub path: &'a Path,
+    pub headers: FileHeaders,
+}
+
+/// A file that is online now, and what to record of it.
+#[derive(Debug)]
+pub struct Uploaded {
+    pub entry: ManifestEntry,
+    pub bytes: u64,
+}
+
+#[derive(Debug)]
+pub enum UploadError {
+    /// The file disappeared: nothing to upload, nothing to report.
+    Vanished,
+    /// This file failed; the others can go on.
+    File(String),
+    /// A failure every other file would meet too (credentials, quota): stop the deploy.
+    Fatal(RemoteError),
+}
+
+/// The bytes of one attempt.
+enum Payload {
+    Buffer { bytes: Vec<u8>, digest: Digest },
+    Stream { file: tokio::fs::File },
+}
+
+pub async fn upload_file(
+    remote: &Remote,
+    env: &str,
+    job: &UploadJob<'_>,
+    retry: RetryPolicy,
+) -> Result<Uploaded, UploadError> {
+    let mut retries = 0;
+    let mut fresh_link_for_signature = false;
+    loop {
+        let (stat, payload) = read(job.path).await?;
+        let link = remote
+            .upload_link(env, job.key)
+            .await
+            .map_err(classify_remote)?;
+        let put = PutObject {
+            signed_url: &link.signed_url,
+            token: &link.token,
+            content_length: stat.size,
+            content_type: Some(&job.headers.content_type),
+            cache_control: job.headers.cache_control.as_deref(),
+        };
+        let outcome = match payload {
+            Payload::Buffer { bytes, digest } => remote
+                .api()
+                .put_object(&put, bytes)
+                .await
+                .map(|answer| (answer.etag, digest))
+                .map_err(PutError::Cos),
+            Payload::Stream { file } => put_stream(remote, &put, file, stat.size).await,
+        };
+        let failure = match outcome {
+            Ok((etag, digest)) => match etag {
+                Some(etag) if etag != digest.md5_hex() => Failure::Retry(format!(
+                    "the store's ETag {etag} does not match the MD5 of the bytes sent"
+                )),
+                _ => {
+                    return Ok(Uploaded {
+                        entry: ManifestEntry { stat, digest },
+                        bytes: stat.size,
+                    });
+                }
+            },
+            Err(PutError::Cos(e)) => match e.reaction() {
+                CosReaction::FreshLink => Failure::FreshLink(e.to_string()),
+                CosReaction::FreshLinkOnce if !fresh_link_for_signature => {
+                    fresh_link_for_signature = true;
+                    Failure::FreshLink(e.to_string())
+                }
+                CosReaction::Retry => Failure::Retry(e.to_string()),
+                CosReaction::FreshLinkOnce | CosReaction::Fail => {
+                    return Err(UploadError::File(e.to_string()));
+                }
+            },
+            Err(PutError::Changed) => Failure::Retry("the file changed while it was sent".into()),
+        };
+        if retries + 1 >= retry.attempts {
+            let reason = match failure {
+                Failure::Retry(r) | Failure::FreshLink(r) => r,
+            };
+            return Err(UploadError::File(format!(
+                "{reason} (gave up after {} tries)",
+                retries + 1
+            )));
+        }
+        match failure {
+            Failure::FreshLink(reason) => {
+                tracing::debug!(path = job.key, reason, "asking for a fresh link");
+            }
+            Failure::Retry(reason) => {
+                tracing::warn!(path = job.key, reason, "upload failed; retrying");
+                tokio::time::sleep(retry.backoff(retries)).await;
+            }
+        }
+        retries += 1;
+    }
+}
+
+enum Failure {
+    /// Ask for a new link and PUT again at once.
+    FreshLink(String),
+    /// Wait, then try again.
+    Retry(String),
+}
+
+enum PutError {
+    Cos(CosError),
+    /// The streamed file did not have the length it had when opened.
+    Changed,
+}
+
+/// Reads a small file whole, or opens a large one for streaming; the stat returned was the
+/// same before and after a whole read.
+async fn read(path: &Path) -> Result<(FileStat, Payload), UploadError> {
+    let io_error = |e: std::io::Error| {
+        if e.kind() == ErrorKind::NotFound {
+            UploadError::Vanished
+        } else {
+            UploadError::File(format!("cannot read the file: {e}"))
+        }
+    };
+    for _ in 0..READ_ATTEMPTS {
+        let file = tokio::fs::File::open(path).await.map_err(io_error)?;
+        let before = FileStat::of(&file.metadata().await.map_err(io_error)?);
+        if before.size > BUFFER_LIMIT {
+            return Ok((before, Payload::Stream { file }));
+        }
+        let bytes = read_to_end(file, before.size).await.map_err(io_error)?;
+        let after = FileStat::of(&tokio::fs::metadata(path).await.map_err(io_error)?);
+        if after == before && bytes.len() as u64 == before.size {
+            let digest = digest_of(&bytes);
+            return Ok((before, Payload::Buffer { bytes, digest }));
+        }
+        tracing::debug!(path = %path.display(), "file changed while being read; reading again");
+    }
+    Err(UploadError::File(format!(
+        "the file kept changing while being read ({READ_ATTEMPTS} tries); it will be picked up by the next deploy"
+    )))
+}
+
+async fn read_to_end(mut file: tokio::fs::File, size: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.read_to_end(&mut bytes).await?;
+    Ok(bytes)
+}
+
+/// PUTs a file as a stream, hashing the bytes as they go out.
+async fn put_stream(
+    remote: &Remote,
+    put: &PutObject<'_>,
+    file: tokio::fs::File,
+    size: u64,
+) -> Result<(Option<String>, Digest), PutError> {
+    let hasher = Arc::new(Mutex::new((Hasher::new(), 0u64)));
+    let tap = Arc::clone(&hasher);
+    let stream = ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
+        if let Ok(bytes) = &chunk
+            && let Ok(mut state) = tap.lock()
+        {
+            state.0.update(bytes);
+            state.1 += bytes.len() as u64;
+        }
+        chunk
+    });
+    let answer = remote
+        .api()
+        .put_object(put, reqwest::Body::wrap_stream(stream))
+        .await;
+    // The body may still be held by the connection when the answer arrives: take the state
+    // out rather than unwrapping the Arc.
+    let (hasher, sent) = match hasher.lock() {
+        Ok(mut state) => std::mem::replace(&mut *state, (Hasher::new(), 0)),
+        Err(_) => return Err(PutError::Changed),
+    };
+    let answer = answer.map_err(|e| {
+        if sent != size {
+            PutError::Changed
+        } else {
+            PutError::Cos(e)
+        }
+    })?;
+    if sent != size {
+        return Err(PutError::Changed);
+    }
+    Ok((answer.etag, hasher.finish()))
+}
+
+/// After `Remote`'s own retries and token renewal: is this file's failure everyone's?
+fn classify_remote(e: RemoteError) -> UploadError {
+    let fatal = match &e {
+        RemoteError::Auth(_) => true,
+        RemoteError::Api(api) => matches!(
+            api.reaction(),
+            Reaction::RefreshToken | Reaction::StopAuth | Reaction::StopQuota
+        ),
+    };
+    if fatal {
+        UploadError::Fatal(e)
+    } else {
+        UploadError::File(e.to_string())
+    }
+}

@@ -1,0 +1,675 @@
+//! The record of what was last deployed from a site to one (environment, prefix): for each key,
+//! the stat and digest of the file that was uploaded. The next deploy trusts a recorded digest
+//! when the file's stat has not moved, so an unchanged site is not read again.
+//!
+//! It lives at `state_dir/manifests/<env>/<name>.json`, is replaced atomically, and a file that
+//! cannot be used (corrupt, another site's, a newer format) is moved aside rather than refused:
+//! losing it costs one full hash, never a wrong deploy.
+//!
+//! Memory matters (100,000 entries within a 64 MB deploy): entries hold fixed arrays, loading
+//! deserialises straight into them (no `serde_json::Value`, no hex `String`s), and saving
+//! streams.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::FileStat;
+use super::hash::{Digest, Hex, digest_of};
+
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// How long before the save a recorded modification time must lie for the stat to be trusted.
+/// A write in the same timestamp tick as the hash leaves size and mtime as they were, so — as
+/// git does with its index — an entry modified shortly before the save is "racily clean" and
+/// is read again. 2 s covers the coarsest timestamps in use (FAT's).
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// Reading and writing go through buffers this large: few system calls, little memory.
+const IO_BUFFER: usize = 64 * 1024;
+
+/// The longest readable part of a manifest's file name; the hash after it keeps names unique.
+const READABLE_NAME_MAX: usize = 48;
+
+/// What was deployed for one key: the file's stat when it was hashed, and its digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EntryOnDisk", into = "EntryOnDisk")]
+pub struct ManifestEntry {
+    pub stat: FileStat,
+    pub digest: Digest,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Manifest {
+    pub env: String,
+    pub prefix: String,
+    /// Remote key → what was deployed there.
+    pub files: BTreeMap<String, ManifestEntry>,
+    /// When the manifest was last saved, nanoseconds since the Unix epoch; 0 if never.
+    pub saved_at_ns: i64,
+}
+
+impl Manifest {
+    pub fn new(env: &str, prefix: &str) -> Self {
+        Manifest {
+            env: env.to_owned(),
+            prefix: prefix.to_owned(),
+            ..Manifest::default()
+        }
+    }
+
+    /// The recorded digest of `key`, if the file still has the recorded `stat` and that stat
+    /// can be trusted: the file need not be read. A manifest never saved trusts nothing.
+    pub fn cached_digest(&self, key: &str, stat: &FileStat) -> Option<Digest> {
+        let entry = self.files.get(key)?;
+        let racy_since = self.saved_at_ns.saturating_sub(RACY_WINDOW_NS);
+        (entry.stat == *stat && entry.stat.mtime_ns < racy_since).then_some(entry.digest)
+    }
+}
+
+/// Where one (environment, prefix)'s manifest is kept, and its loading and saving.
+#[derive(Clone, Debug)]
+pub struct ManifestStore {
+    path: PathBuf,
+    env: String,
+    prefix: String,
+}
+
+impl ManifestStore {
+    /// `state_dir/manifests/<env>/<name>.json`: `root.json` for the prefix "", else a readable
+    /// form of the prefix and a short hash of it (`a/b/` → `a_b-3f…json`), so that prefixes
+    /// that read alike never share a file.
+    pub fn new(state_dir: &Path, env: &str, prefix: &str) -> Self {
+        let name = if prefix.is_empty() {
+            "root".to_owned()
+        } else {
+            hashed_name(prefix)
+        };
+        // Environment ids are already safe names; anything else gets the same treatment.
+        let folder = if readable(env) == env && !env.starts_with('.') {
+            env.to_owned()
+        } else {
+            hashed_name(env)
+        };
+        ManifestStore {
+            path: state_dir
+                .join("manifests")
+                .join(folder)
+                .join(format!("{name}.json")),
+            env: env.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved manifest, or an empty one if there is none. A file that cannot be used
+    /// (corrupt, another site's, a newer format) is moved aside with a warning and an empty
+    /// manifest returned: the next deploy hashes everything and saves a good one.
+    pub fn load(&self) -> Result<Manifest, ManifestError> {
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Manifest::new(&self.env, &self.prefix));
+            }
+            Err(source) => return Err(self.read_error(source)),
+        };
+        let reader = BufReader::with_capacity(IO_BUFFER, file);
+        let parsed: ManifestOnDisk = match serde_json::from_reader(reader) {
+            Ok(parsed) => parsed,
+            Err(e) if e.is_io() => return Err(self.read_error(e.into())),
+            Err(e) => return Ok(self.set_aside(&e.to_string())),
+        };
+        if parsed.env != self.env || parsed.prefix != self.prefix {
+            let reason = format!(
+                "it is the manifest of env {:?} prefix {:?}",
+                parsed.env, parsed.prefix
+            );
+            return Ok(self.set_aside(&reason));
+        }
+        Ok(Manifest {
+            env: parsed.env,
+            prefix: parsed.prefix,
+            files: parsed.files,
+            saved_at_ns: parsed.saved_at_ns,
+        })
+    }
+
+    /// Replaces the saved manifest with `manifest`, stamped with the time now, atomically: a
+    /// temporary file in the same folder is written, flushed to disk and renamed over the old
+    /// one. On error the old file is as it was and `manifest` keeps its previous stamp.
+    ///
+    /// The temporary name holds the process id: one process must not save the same manifest
+    /// from two threads at once.
+    pub fn save(&self, manifest: &mut Manifest) -> Result<(), ManifestError> {
+        let previous = manifest.saved_at_ns;
+        manifest.saved_at_ns = now_ns();
+        let result = self.write(manifest);
+        if result.is_err() {
+            manifest.saved_at_ns = previous;
+        }
+        result
+    }
+
+    fn write(&self, manifest: &Manifest) -> Result<(), ManifestError> {
+        let folder = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(folder).map_err(|source| ManifestError::CreateFolder {
+            path: folder.to_owned(),
+            source,
+        })?;
+        let mut temp = self.path.clone().into_os_string();
+        temp.push(format!(".tmp-{}", std::process::id()));
+        let temp = PathBuf::from(temp);
+        if let Err(source) = write_durably(&temp, manifest, &self.path) {
+            // Best effort: the temp file may not even exist, and the error that matters is
+            // the one above.
+            let _ = std::fs::remove_file(&temp);
+            return Err(ManifestError::Write {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        sync_folder(folder).map_err(|source| ManifestError::SyncFolder {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Renames the unusable file to `<name>.json.bad-<unix secs>` and starts afresh. If even
+    /// that fails the file stays, and the next save replaces it.
+    fn set_aside(&self, reason: &str) -> Manifest {
+        let secs = now_ns() / 1_000_000_000;
+        let mut aside = self.path.clone().into_os_string();
+        aside.push(format!(".bad-{secs}"));
+        let aside = PathBuf::from(aside);
+        match std::fs::rename(&self.path, &aside) {
+            Ok(()) => tracing::warn!(
+                path = %self.path.display(),
+                moved_to = %aside.display(),
+                reason,
+                "manifest unusable, moved aside; every file will be read again"
+            ),
+            Err(e) => tracing::warn!(
+                path = %self.path.display(),
+                moved_to = %aside.display(),
+                reason,
+                error = %e,
+                "manifest unusable and cannot be moved aside; the next save replaces it"
+            ),
+        }
+        Manifest::new(&self.env, &self.prefix)
+    }
+
+    fn read_error(&self, source: io::Error) -> ManifestError {
+        ManifestError::Read {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {}: {source}; make state_dir (TCB_STATE_DIR) readable or point it elsewhere", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot create the manifest folder {}: {source}; make state_dir (TCB_STATE_DIR) writable or point it elsewhere", path.display())]
+    CreateFolder { path: PathBuf, source: io::Error },
+    #[error("cannot write manifest {}: {source}; free space, make it writable or point state_dir (TCB_STATE_DIR) elsewhere — the previous manifest is intact", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot flush the folder of manifest {} to disk: {source}; the new manifest is in place but may not survive a crash", path.display())]
+    SyncFolder { path: PathBuf, source: io::Error },
+}
+
+/// Writes `manifest` to `temp`, flushes it to disk and renames it to `target`.
+fn write_durably(temp: &Path, manifest: &Manifest, target: &Path) -> io::Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp)?;
+    let mut writer = BufWriter::with_capacity(IO_BUFFER, file);
+    serde_json::to_writer(&mut writer, &ManifestOnDiskRef::of(manifest))?;
+    let file = writer
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(temp, target)
+}
+
+/// Makes a rename in `folder` durable.
+#[cfg(unix)]
+fn sync_folder(folder: &Path) -> io::Result<()> {
+    File::open(folder)?.sync_all()
+}
+
+/// Windows cannot open a folder as a file; its renames are as durable as NTFS makes them.
+#[cfg(not(unix))]
+fn sync_folder(_: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// `text` as a file name a person can still read: slashes at the ends dropped, every
+/// character but ASCII letters, digits, `.`, `_` and `-` turned into `_`, and cut short.
+fn readable(text: &str) -> String {
+    let name: String = text
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(READABLE_NAME_MAX)
+        .collect();
+    if name.is_empty() {
+        "_".to_owned()
+    } else {
+        name
+    }
+}
+
+/// The readable form of `text` and 12 hex digits (48 bits) of its SHA-256: two different texts
+/// share a name only by a collision of those.
+fn hashed_name(text: &str) -> String {
+    let hash = digest_of(text.as_bytes()).sha256_hex();
+    format!("{}-{}", readable(text), &hash[..12])
+}
+
+/// The file as written: the version first, so that a newer format is recognised before its
+/// entries are parsed.
+#[derive(Serialize)]
+struct ManifestOnDiskRef<'a> {
+    version: u32,
+    env: &'a str,
+    prefix: &'a str,
+    saved_at_ns: i64,
+    files: &'a BTreeMap<String, ManifestEntry>,
+}
+
+impl<'a> ManifestOnDiskRef<'a> {
+    fn of(manifest: &'a Manifest) -> Self {
+        ManifestOnDiskRef {
+            version: MANIFEST_VERSION,
+            env: &manifest.env,
+            prefix: &manifest.prefix,
+            saved_at_ns: manifest.saved_at_ns,
+            files: &manifest.files,
+        }
+    }
+}
+
+/// The file as read. Unknown fields are ignored, so a later version 1 may add some.
+#[derive(Deserialize)]
+struct ManifestOnDisk {
+    #[serde(rename = "version")]
+    _version: KnownVersion,
+    env: String,
+    prefix: String,
+    saved_at_ns: i64,
+    files: BTreeMap<String, ManifestEntry>,
+}
+
+/// A format version this program understands; a newer one fails the parse at once.
+struct KnownVersion;
+
+impl<'de> Deserialize<'de> for KnownVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let version = u32::deserialize(deserializer)?;
+        if version > MANIFEST_VERSION {
+            return Err(serde::de::Error::custom(format!(
+                "manifest version {version} is newer than this tcb-deploy understands ({MANIFEST_VERSION})"
+            )));
+        }
+        Ok(KnownVersion)
+    }
+}
+
+/// One entry as written: stat and digest side by side in one object.
+#[derive(Serialize, Deserialize)]
+struct EntryOnDisk {
+    size: u64,
+    mtime_ns: i64,
+    inode: u64,
+    sha256: Hex<32>,
+    md5: Hex<16>,
+}
+
+impl From<ManifestEntry> for EntryOnDisk {
+    fn from(entry: ManifestEntry) -> Self {
+        EntryOnDisk {
+            size: entry.stat.size,
+            mtime_ns: entry.stat.mtime_ns,
+            inode: entry.stat.inode,
+            sha256: Hex(entry.digest.sha256),
+            md5: Hex(entry.digest.md5),
+        }
+    }
+}
+
+impl From<EntryOnDisk> for ManifestEntry {
+    fn from(on_disk: EntryOnDisk) -> Self {
+        ManifestEntry {
+            stat: FileStat {
+                size: on_disk.size,
+                mtime_ns: on_disk.mtime_ns,
+                inode: on_disk.inode,
+            },
+            digest: Digest {
+                sha256: on_disk.sha256.0,
+                md5: on_disk.md5.0,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAVED_AT: i64 = 1_700_000_000_000_000_000;
+
+    fn entry(seed: u8, mtime_ns: i64) -> ManifestEntry {
+        ManifestEntry {
+            stat: FileStat {
+                size: u64::from(seed) * 1000,
+                mtime_ns,
+                inode: 40 + u64::from(seed),
+            },
+            digest: digest_of(&[seed]),
+        }
+    }
+
+    fn sample_manifest(env: &str, prefix: &str) -> Manifest {
+        let mut manifest = Manifest::new(env, prefix);
+        for (i, key) in ["index.html", "assets/app.js", "图片/猫.png"]
+            .iter()
+            .enumerate()
+        {
+            let i = u8::try_from(i).expect("small");
+            let entry = entry(i, SAVED_AT - 10_000_000_000 + i64::from(i));
+            manifest.files.insert((*key).to_owned(), entry);
+        }
+        manifest
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn save_then_load_round_trips() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let store = ManifestStore::new(state.path(), "env-1", "site/");
+        let mut manifest = sample_manifest("env-1", "site/");
+        let before = now_ns();
+        store.save(&mut manifest).expect("save");
+        assert!(manifest.saved_at_ns >= before);
+
+        let loaded = store.load().expect("load");
+        assert_eq!(loaded.env, "env-1");
+        assert_eq!(loaded.prefix, "site/");
+        assert_eq!(loaded.saved_at_ns, manifest.saved_at_ns);
+        assert_eq!(loaded.files, manifest.files);
+
+        let folder = store.path().parent().expect("folder");
+        let name = store.path().file_name().expect("name").to_string_lossy();
+        assert_eq!(
+            files_in(folder),
+            vec![name.into_owned()],
+            "no temp file left"
+        );
+        let text = std::fs::read_to_string(store.path()).expect("read");
+        assert!(
+            text.starts_with(r#"{"version":1,"env":"env-1","prefix":"site/","#),
+            "{text}"
+        );
+        let index = &manifest.files["index.html"];
+        let stored = format!(
+            r#""index.html":{{"size":0,"mtime_ns":{},"inode":40,"sha256":"{}","md5":"{}"}}"#,
+            index.stat.mtime_ns,
+            index.digest.sha256_hex(),
+            index.digest.md5_hex()
+        );
+        assert!(text.contains(&stored), "{text}");
+    }
+
+    #[test]
+    fn missing_file_loads_empty() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let loaded = ManifestStore::new(state.path(), "env", "")
+            .load()
+            .expect("load");
+        assert_eq!(loaded.env, "env");
+        assert!(loaded.files.is_empty());
+        assert_eq!(loaded.saved_at_ns, 0);
+        assert!(files_in(state.path()).is_empty(), "load creates nothing");
+    }
+
+    #[test]
+    fn cached_digest_trusts_only_an_unchanged_settled_stat() {
+        let mut manifest = Manifest::new("env", "");
+        manifest.saved_at_ns = SAVED_AT;
+        let settled = entry(1, SAVED_AT - 3_000_000_000);
+        let racy = entry(2, SAVED_AT - 1_000_000_000);
+        let future = entry(3, SAVED_AT + 1);
+        manifest.files.insert("settled".into(), settled.clone());
+        manifest.files.insert("racy".into(), racy.clone());
+        manifest.files.insert("future".into(), future.clone());
+
+        assert_eq!(
+            manifest.cached_digest("settled", &settled.stat),
+            Some(settled.digest)
+        );
+        let grown = FileStat {
+            size: settled.stat.size + 1,
+            ..settled.stat
+        };
+        assert_eq!(manifest.cached_digest("settled", &grown), None);
+        let replaced = FileStat {
+            inode: settled.stat.inode + 1,
+            ..settled.stat
+        };
+        assert_eq!(manifest.cached_digest("settled", &replaced), None);
+        assert_eq!(manifest.cached_digest("racy", &racy.stat), None);
+        assert_eq!(manifest.cached_digest("future", &future.stat), None);
+        assert_eq!(manifest.cached_digest("unknown", &settled.stat), None);
+
+        manifest.saved_at_ns = 0;
+        assert_eq!(manifest.cached_digest("settled", &settled.stat), None);
+    }
+
+    /// Writes `content` where the store keeps its manifest, loads, and checks that the file was
+    /// moved aside unchanged and an empty manifest came back.
+    fn assert_set_aside(content: &str) {
+        let state = tempfile::tempdir().expect("temp dir");
+        let store = ManifestStore::new(state.path(), "env", "p/");
+        let folder = store.path().parent().expect("folder");
+        std::fs::create_dir_all(folder).expect("mkdir");
+        std::fs::write(store.path(), content).expect("write");
+
+        let loaded = store.load().expect("load");
+        assert!(loaded.files.is_empty());
+        assert_eq!((loaded.env.as_str(), loaded.prefix.as_str()), ("env", "p/"));
+        assert!(!store.path().exists());
+        let names = files_in(folder);
+        assert_eq!(names.len(), 1, "{names:?}");
+        let name = store.path().file_name().expect("name").to_string_lossy();
+        assert!(names[0].starts_with(&format!("{name}.bad-")), "{names:?}");
+        let kept = std::fs::read_to_string(folder.join(&names[0])).expect("read");
+        assert_eq!(kept, content);
+    }
+
+    #[test]
+    fn corrupt_file_is_moved_aside() {
+        assert_set_aside(r#"{"version":1,"env":"env","prefix":"p/","saved_at_ns":1,"files":{"#);
+        assert_set_aside("");
+        assert_set_aside(
+            r#"{"version":1,"env":"env","prefix":"p/","saved_at_ns":1,"files":{"k":{"size":1,"mtime_ns":1,"inode":1,"sha256":"00","md5":"00"}}}"#,
+        );
+    }
+
+    #[test]
+    fn future_version_is_moved_aside() {
+        assert_set_aside(r#"{"version":2,"env":"env","prefix":"p/","saved_at_ns":1,"files":{}}"#);
+    }
+
+    #[test]
+    fn another_sites_manifest_is_moved_aside() {
+        assert_set_aside(r#"{"version":1,"env":"other","prefix":"p/","saved_at_ns":1,"files":{}}"#);
+        assert_set_aside(r#"{"version":1,"env":"env","prefix":"","saved_at_ns":1,"files":{}}"#);
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let store = ManifestStore::new(state.path(), "env", "");
+        // A folder where the file should be opens but cannot be read.
+        std::fs::create_dir_all(store.path()).expect("mkdir");
+        let err = store.load().expect_err("a folder is no manifest");
+        assert!(matches!(err, ManifestError::Read { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains(&store.path().display().to_string())
+        );
+        assert!(store.path().is_dir(), "not moved aside");
+    }
+
+    /// Whether this process may create files in `folder` despite its permissions (root may).
+    fn can_write_in(folder: &Path) -> bool {
+        let probe = folder.join("probe");
+        let writable = File::create(&probe).is_ok();
+        let _ = std::fs::remove_file(&probe);
+        writable
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn failed_save_names_the_path_and_keeps_the_previous_file() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let state = tempfile::tempdir().expect("temp dir");
+        let store = ManifestStore::new(state.path(), "env", "");
+        let mut manifest = sample_manifest("env", "");
+        store.save(&mut manifest).expect("first save");
+        let saved = std::fs::read(store.path()).expect("read");
+        let stamp = manifest.saved_at_ns;
+
+        let folder = store.path().parent().expect("folder").to_owned();
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        let read_only_works = !can_write_in(&folder);
+        if read_only_works {
+            manifest.files.clear();
+            let err = store.save(&mut manifest).expect_err("read-only folder");
+            assert!(matches!(err, ManifestError::Write { .. }), "{err:?}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&store.path().display().to_string()),
+                "{message}"
+            );
+            assert!(message.contains("previous manifest is intact"), "{message}");
+            assert_eq!(std::fs::read(store.path()).expect("read"), saved);
+            assert_eq!(manifest.saved_at_ns, stamp);
+        }
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+        if !read_only_works {
+            // Running as root: a state folder under a regular file cannot be created.
+            let blocker = state.path().join("file");
+            std::fs::write(&blocker, "").expect("write");
+            let store = ManifestStore::new(&blocker, "env", "");
+            let err = store.save(&mut manifest).expect_err("parent is a file");
+            assert!(matches!(err, ManifestError::CreateFolder { .. }), "{err:?}");
+            assert!(err.to_string().contains(&blocker.display().to_string()));
+        }
+    }
+
+    #[test]
+    fn failed_write_removes_nothing_but_its_temp_file() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let store = ManifestStore::new(state.path(), "env", "x");
+        let mut manifest = sample_manifest("env", "x");
+        store.save(&mut manifest).expect("first save");
+        let saved = std::fs::read(store.path()).expect("read");
+
+        // A folder in the temp file's place makes the write fail, even for root.
+        let mut temp = store.path().as_os_str().to_owned();
+        temp.push(format!(".tmp-{}", std::process::id()));
+        std::fs::create_dir(&temp).expect("mkdir");
+        manifest.files.clear();
+        let err = store.save(&mut manifest).expect_err("temp path taken");
+        assert!(matches!(err, ManifestError::Write { .. }), "{err:?}");
+        assert_eq!(std::fs::read(store.path()).expect("read"), saved);
+        assert_eq!(store.load().expect("load").files.len(), 3);
+    }
+
+    #[test]
+    fn prefixes_get_distinct_readable_names() {
+        let state = Path::new("/state");
+        let path =
+            |env: &str, prefix: &str| ManifestStore::new(state, env, prefix).path().to_owned();
+        assert_eq!(
+            path("env-1", ""),
+            Path::new("/state/manifests/env-1/root.json")
+        );
+
+        let nested = path("env-1", "a/b/");
+        let name = nested
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with("a_b-") && name.ends_with(".json"),
+            "{name}"
+        );
+        assert_eq!(name.len(), "a_b-".len() + 12 + ".json".len(), "{name}");
+
+        // Prefixes whose readable forms are alike still get files of their own.
+        let alike = ["a/b/", "a/b", "a_b", "/a/b/", "a?b", "root", "A/B/"];
+        let mut paths: Vec<PathBuf> = alike.iter().map(|p| path("env-1", p)).collect();
+        paths.push(path("env-1", ""));
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), alike.len() + 1);
+
+        assert_ne!(path("env-1", "x"), path("env-2", "x"));
+        let odd_env = path("../up", "");
+        assert!(
+            odd_env.starts_with("/state/manifests/"),
+            "{}",
+            odd_env.display()
+        );
+        assert!(
+            !odd_env
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        );
+        let long = path("env", &"x".repeat(500));
+        let name = long
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.len() < 100, "{name}");
+    }
+}

@@ -1,0 +1,373 @@
+//! `deploy` and `plan` through the real binary against the emulator: what arrives, how many
+//! requests it took, and what the user is told.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Harness, Run};
+
+/// A site folder with the kinds of files a front-end build produces.
+fn build_site(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let big: Vec<u8> = (0..9 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "index.html",
+            b"<!doctype html><script type=module src=/assets/app.js></script>".to_vec(),
+        ),
+        ("about us/index.html", b"<p>about</p>".to_vec()),
+        ("文档/说明.html", "<p>说明</p>".as_bytes().to_vec()),
+        ("assets/app.js", b"document.body.dataset.ok = 1;".to_vec()),
+        ("assets/style.css", b"body { color: red }".to_vec()),
+        ("assets/logo.png", vec![0x89, b'P', b'N', b'G', 0, 1, 2, 3]),
+        (
+            "assets/icon.svg",
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+        ),
+        ("assets/mod.wasm", vec![0, b'a', b's', b'm', 1, 0, 0, 0]),
+        ("data/config.json", b"{\"ok\":true}".to_vec()),
+        ("data/empty.txt", Vec::new()),
+        ("media/big.bin", big),
+        (
+            "sw.js",
+            b"self.addEventListener('fetch', () => {});".to_vec(),
+        ),
+    ];
+    for (key, bytes) in &files {
+        let path = root.join(key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, bytes).expect("write");
+    }
+    files.into_iter().map(|(k, b)| (k.to_owned(), b)).collect()
+}
+
+async fn deploy(h: &Harness, dir: &Path, extra: &[&str]) -> Run {
+    let dir = dir.to_str().expect("utf-8");
+    let mut args = vec!["deploy", "--env", "site", "--dir", dir];
+    args.extend_from_slice(extra);
+    h.run(&args).await
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {run:?}"))
+}
+
+fn links(h: &Harness) -> u64 {
+    h.api_calls("componenttcb/staticuploadfile")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_site_arrives_byte_identical_with_the_right_types() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = build_site(dir.path());
+
+    let run = deploy(&h, dir.path(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = json(&run);
+    assert_eq!(report["uploaded"], files.len());
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["unchanged"], 0);
+    let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+    assert_eq!(report["bytes_uploaded"], bytes);
+    assert_eq!(h.emulator.counters().puts_stored, files.len() as u64);
+
+    for (key, bytes) in &files {
+        let stored = h
+            .emulator
+            .object("site", key)
+            .unwrap_or_else(|| panic!("{key} missing"));
+        assert!(stored.bytes == *bytes, "{key} differs");
+    }
+    let types = [
+        ("index.html", "text/html; charset=utf-8"),
+        ("assets/app.js", "text/javascript; charset=utf-8"),
+        ("assets/style.css", "text/css; charset=utf-8"),
+        ("assets/logo.png", "image/png"),
+        ("assets/icon.svg", "image/svg+xml; charset=utf-8"),
+        ("assets/mod.wasm", "application/wasm"),
+        ("data/config.json", "application/json; charset=utf-8"),
+    ];
+    for (key, content_type) in types {
+        let stored = h.emulator.object("site", key).expect("stored");
+        assert_eq!(stored.content_type.as_deref(), Some(content_type), "{key}");
+    }
+    let page = h.emulator.object("site", "index.html").expect("stored");
+    assert_eq!(page.cache_control.as_deref(), Some("no-cache"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_are_uploaded_after_every_asset_and_workers_last() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = build_site(dir.path());
+    let run = deploy(&h, dir.path(), &["--concurrency", "4"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let stored_at = |key: &str| {
+        h.emulator
+            .object("site", key)
+            .expect("stored")
+            .last_modified
+    };
+    let is_page = |k: &str| k.ends_with(".html");
+    let last_asset = files
+        .iter()
+        .filter(|(k, _)| !is_page(k) && k != "sw.js")
+        .map(|(k, _)| stored_at(k))
+        .max()
+        .expect("assets");
+    let pages: Vec<_> = files
+        .iter()
+        .filter(|(k, _)| is_page(k))
+        .map(|(k, _)| stored_at(k))
+        .collect();
+    assert!(
+        pages.iter().all(|t| *t > last_asset),
+        "a page was stored before an asset"
+    );
+    let last_page = pages.into_iter().max().expect("pages");
+    assert!(
+        stored_at("sw.js") > last_page,
+        "the service worker was stored before a page"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_what_changed_is_uploaded() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = build_site(dir.path());
+    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+    let (links_before, puts_before) = (links(&h), h.emulator.counters().puts);
+
+    // Unchanged: no link asked, nothing sent.
+    let run = deploy(&h, dir.path(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(json(&run)["unchanged"], files.len());
+    assert_eq!(links(&h), links_before);
+    assert_eq!(h.emulator.counters().puts, puts_before);
+
+    // One changed file and one new one: exactly two PUTs.
+    std::fs::write(
+        dir.path().join("assets/app.js"),
+        b"document.body.dataset.ok = 2;",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("new.css"), b"p{}").expect("write");
+    let run = deploy(&h, dir.path(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = json(&run);
+    assert_eq!(report["uploaded"], 2);
+    assert_eq!(report["unchanged"], files.len() - 1);
+    assert_eq!(h.emulator.counters().puts, puts_before + 2);
+    assert_eq!(
+        h.emulator
+            .object("site", "assets/app.js")
+            .expect("stored")
+            .bytes,
+        b"document.body.dataset.ok = 2;"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_runner_redeploying_an_unchanged_site_uploads_nothing() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = build_site(dir.path());
+    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+    let puts = h.emulator.counters().puts;
+
+    // A new state dir: no manifest, as on a fresh CI runner.
+    let fresh = tempfile::tempdir().expect("temp dir");
+    let state = fresh.path().to_str().expect("utf-8");
+    let run = deploy(&h, dir.path(), &["--json", "--state-dir", state]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = json(&run);
+    assert_eq!(report["uploaded"], 0, "{run:?}");
+    assert_eq!(report["unchanged"], files.len());
+    assert_eq!(h.emulator.counters().puts, puts);
+    assert!(h.api_calls("componenttcb/staticfilelist") >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_removed_locally_are_reported_stale_not_deleted() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    build_site(dir.path());
+    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+    std::fs::remove_file(dir.path().join("data/config.json")).expect("rm");
+    let run = deploy(&h, dir.path(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        json(&run)["stale_remote"],
+        serde_json::json!(["data/config.json"])
+    );
+    assert!(h.emulator.object("site", "data/config.json").is_some());
+
+    let run = deploy(&h, dir.path(), &[]).await;
+    assert!(
+        run.stdout.contains("this API cannot delete them"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("stale   data/config.json"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_put_failures_the_manifest_names_only_files_that_are_online() {
+    let h = Harness::with(|o| {
+        o.faults.put_error_rate = 0.6;
+        o.faults.seed = 7;
+    })
+    .await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = build_site(dir.path());
+    // One upload at a time: the seeded faults then hit the same files on every run.
+    let run = deploy(&h, dir.path(), &["--json", "--concurrency", "1"]).await;
+    let report = json(&run);
+    let failed = report["failed"].as_u64().expect("failed");
+    assert!(failed > 0, "the fault rate should fail some files: {run:?}");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        report["failures"].as_array().map(Vec::len),
+        Some(failed as usize)
+    );
+
+    let store = tcb_deploy::site::manifest::ManifestStore::new(h.state.path(), "site", "");
+    let manifest = store.load().expect("manifest");
+    assert!(!manifest.files.is_empty(), "some files were recorded");
+    for (key, entry) in &manifest.files {
+        let online = h
+            .emulator
+            .object("site", key)
+            .unwrap_or_else(|| panic!("{key} recorded but not online"));
+        assert_eq!(online.md5, entry.digest.md5_hex(), "{key}");
+    }
+    assert!(manifest.files.len() < files.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_leaving_the_folder_is_not_uploaded() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("secret.txt"), b"private").expect("write");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("index.html"), b"<p>").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dir.path().join("leak.txt"),
+    )
+    .expect("symlink");
+    let run = deploy(&h, dir.path(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = json(&run);
+    assert_eq!(report["uploaded"], 1);
+    assert_eq!(report["skipped"], 1);
+    assert!(h.emulator.object("site", "leak.txt").is_none());
+    assert!(
+        run.stderr.contains("leak.txt"),
+        "the skip is explained: {run:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_shows_reasons_and_asks_for_no_link() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    build_site(dir.path());
+    let d = dir.path().to_str().expect("utf-8");
+    let run = h.run(&["plan", "--env", "site", "--dir", d]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("upload  new               index.html"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("would upload 12 files"), "{run:?}");
+    assert_eq!(links(&h), 0);
+    assert_eq!(h.emulator.counters().puts, 0);
+
+    let run = h
+        .run(&["deploy", "--env", "site", "--dir", d, "--dry-run", "--json"])
+        .await;
+    let report = json(&run);
+    assert_eq!(report["planned"].as_array().map(Vec::len), Some(12));
+    assert_eq!(report["planned"][0]["reason"], "new");
+    assert_eq!(links(&h), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploying_where_no_site_exists_says_how_to_create_it() {
+    let h = Harness::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    build_site(dir.path());
+    let run = deploy(&h, dir.path(), &[]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.error_line().contains("tcb-deploy create --env site"),
+        "{run:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_folder_is_a_usage_error() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let run = deploy(&h, Path::new("/nonexistent/dist"), &[]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.error_line().contains("/nonexistent/dist"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_sites_are_deployed_with_their_prefix_and_rules() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    build_site(dir.path());
+    let config_dir = tempfile::tempdir().expect("temp dir");
+    let config = config_dir.path().join("deploy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[site]]\nname = \"docs\"\nenv = \"site\"\ndir = {:?}\nprefix = \"docs\"\nignore = [\"media/\"]\n\
+             [[site.rules]]\nglob = \"assets/**\"\ncache_control = \"public, max-age=31536000, immutable\"\n",
+            dir.path().to_str().expect("utf-8")
+        ),
+    )
+    .expect("write");
+    let run = h
+        .run(&[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "deploy",
+            "--site",
+            "docs",
+            "--json",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(json(&run)["site"], "docs");
+    let app = h
+        .emulator
+        .object("site", "docs/assets/app.js")
+        .expect("under the prefix");
+    assert_eq!(
+        app.cache_control.as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert!(
+        h.emulator.object("site", "docs/media/big.bin").is_none(),
+        "ignored"
+    );
+    assert!(h.emulator.object("site", "docs/index.html").is_some());
+    assert!(
+        h.emulator.object("site", "index.html").is_none(),
+        "nothing outside the prefix"
+    );
+}
