@@ -180,6 +180,12 @@ const SITE_KEYS: &[&str] = &["name", "env", "dir", "prefix", "ignore", "rules"];
 const RULE_KEYS: &[&str] = &["glob", "cache_control", "content_type"];
 
 fn unknown_key(path: &Path, key: String) -> ConfigError {
+    // serde_ignored marks each `Option` layer with a `?` segment: `site.?.0.prefx`.
+    let key = key
+        .split('.')
+        .filter(|segment| *segment != "?")
+        .collect::<Vec<_>>()
+        .join(".");
     if let Some((_, instead)) = SECRET_VARS.iter().find(|(name, _)| *name == key) {
         return ConfigError::SecretInFile {
             path: path.to_owned(),

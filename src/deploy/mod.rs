@@ -74,23 +74,44 @@ pub async fn deploy(remote: &Remote, options: &DeployOptions<'_>) -> Result<Repo
         ..Report::default()
     };
 
-    let store = remote
-        .describe_static_store(&site.env)
-        .await?
-        .ok_or_else(|| DeployError::NoStore {
-            env: site.env.clone(),
-        })?;
-    if store.status != "online" {
-        tracing::warn!(env = %site.env, status = %store.status, "the static website is not online yet");
-    }
-    report.url = Some(store.url());
-
+    // The store's state, the folder and the manifest do not depend on each other: fetch,
+    // scan and load them at once.
     let scan_options = ScanOptions {
         root: site.dir.clone(),
         prefix: site.prefix.clone(),
         ignore: site.ignore.clone(),
     };
-    let scanned = blocking(move || scan(&scan_options)).await??;
+    let manifest_store = Arc::new(ManifestStore::new(
+        options.state_dir,
+        &site.env,
+        &site.prefix,
+    ));
+    let loader = Arc::clone(&manifest_store);
+    let (store, scanned, manifest) = tokio::try_join!(
+        async {
+            remote
+                .describe_static_store(&site.env)
+                .await
+                .map_err(DeployError::from)
+        },
+        async {
+            blocking(move || scan(&scan_options))
+                .await?
+                .map_err(DeployError::from)
+        },
+        async {
+            blocking(move || loader.load())
+                .await?
+                .map_err(DeployError::from)
+        },
+    )?;
+    let store = store.ok_or_else(|| DeployError::NoStore {
+        env: site.env.clone(),
+    })?;
+    if store.status != "online" {
+        tracing::warn!(env = %site.env, status = %store.status, "the static website is not online yet");
+    }
+    report.url = Some(store.url());
     for skipped in &scanned.skipped {
         if skipped.reason == SkipReason::TooLarge {
             report.fail(
@@ -101,14 +122,6 @@ pub async fn deploy(remote: &Remote, options: &DeployOptions<'_>) -> Result<Repo
             report.skipped += 1;
         }
     }
-
-    let manifest_store = Arc::new(ManifestStore::new(
-        options.state_dir,
-        &site.env,
-        &site.prefix,
-    ));
-    let loader = Arc::clone(&manifest_store);
-    let manifest = blocking(move || loader.load()).await??;
 
     let local = resolve_digests(&scanned.files, &manifest, &mut report).await?;
 

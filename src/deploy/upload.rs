@@ -206,7 +206,7 @@ async fn put_stream(
     // The body may still be held by the connection when the answer arrives: take the state
     // out rather than unwrapping the Arc.
     let (hasher, sent) = match hasher.lock() {
-        Ok(mut state) => std::mem::replace(&mut *state, (Hasher::new(), 0)),
+        Ok(mut state) => std::mem::take(&mut *state),
         Err(_) => return Err(PutError::Changed),
     };
     let answer = answer.map_err(|e| {

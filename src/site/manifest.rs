@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -113,19 +113,20 @@ impl ManifestStore {
     /// (corrupt, another site's, a newer format) is moved aside with a warning and an empty
     /// manifest returned: the next deploy hashes everything and saves a good one.
     pub fn load(&self) -> Result<Manifest, ManifestError> {
-        let file = match File::open(&self.path) {
-            Ok(file) => file,
+        // Read whole, then parse the slice: about twice as fast as parsing from a reader, and
+        // the buffer (about 220 bytes an entry) is freed before the deploy goes on.
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Manifest::new(&self.env, &self.prefix));
             }
             Err(source) => return Err(self.read_error(source)),
         };
-        let reader = BufReader::with_capacity(IO_BUFFER, file);
-        let parsed: ManifestOnDisk = match serde_json::from_reader(reader) {
+        let parsed: ManifestOnDisk = match serde_json::from_slice(&bytes) {
             Ok(parsed) => parsed,
-            Err(e) if e.is_io() => return Err(self.read_error(e.into())),
             Err(e) => return Ok(self.set_aside(&e.to_string())),
         };
+        drop(bytes);
         if parsed.env != self.env || parsed.prefix != self.prefix {
             let reason = format!(
                 "it is the manifest of env {:?} prefix {:?}",

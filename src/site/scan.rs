@@ -6,9 +6,9 @@
 //! socket or device) is reported in [`Scan::skipped`] with a warning, and the scan goes on. Only
 //! a problem with the folder itself, or with the rules, ends it with a [`ScanError`].
 //!
-//! The walk is `ignore`'s parallel walker: measured on 50,000 files in 500 folders on two cores,
-//! it took about 120 ms against 180 ms for `walkdir` with the same matching, almost all of it
-//! spent in one `stat` per file.
+//! The walk is `ignore`'s parallel walker: on 50,000 files in 500 folders, two cores and a warm
+//! cache, it took about 125 ms against 205 ms for `walkdir` with the same matching. Most of
+//! either is the one `stat` per file that the file's [`FileStat`] needs.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -59,6 +59,8 @@ pub struct Skipped {
 pub enum SkipReason {
     /// The symlink's target is not inside the site folder.
     SymlinkOutside,
+    /// The symlink's target is inside the folder but excluded (e.g. `link -> .git`).
+    SymlinkToExcluded,
     /// The symlink points to a folder that contains it, or resolves to itself.
     SymlinkLoop,
     /// The symlink's target does not exist.
@@ -78,6 +80,7 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SymlinkOutside => f.write_str("symlink points outside the site folder"),
+            Self::SymlinkToExcluded => f.write_str("symlink points to an excluded path"),
             Self::SymlinkLoop => f.write_str("symlink loops back to a folder that contains it"),
             Self::BrokenSymlink => f.write_str("symlink points to nothing"),
             Self::NonUtf8Name => f.write_str("name is not valid UTF-8"),
@@ -214,8 +217,14 @@ impl EntryFilter {
         }
         if entry.path_is_symlink() {
             let reason = match std::fs::canonicalize(entry.path()) {
-                Ok(target) if target.starts_with(&self.canonical_root) => return true,
-                Ok(_) => SkipReason::SymlinkOutside,
+                Ok(target) => match target.strip_prefix(&self.canonical_root) {
+                    // An excluded path must not come back under another name.
+                    Ok(inside) if self.rules.is_ignored(inside, target.is_dir()) => {
+                        SkipReason::SymlinkToExcluded
+                    }
+                    Ok(_) => return true,
+                    Err(_) => SkipReason::SymlinkOutside,
+                },
                 Err(e) => SkipReason::Unreadable(e.to_string()),
             };
             lock(&self.skipped).push(skip(entry.path(), reason));
@@ -748,6 +757,26 @@ mod tests {
                 ("out-dir".to_owned(), SkipReason::SymlinkOutside),
                 ("out-file".to_owned(), SkipReason::SymlinkOutside),
                 ("sub/root".to_owned(), SkipReason::SymlinkOutside),
+            ]
+        );
+    }
+
+    #[test]
+    fn symlinks_into_excluded_paths_are_skipped() {
+        let site = Site::with_files(&["index.html", ".git/config", "drafts/a.html"]);
+        site.link("repo", ".git");
+        site.link("config-copy", ".git/config");
+        site.link("published", "drafts");
+        let mut options = site.options();
+        options.ignore = vec!["drafts/".into()];
+        let scan = super::scan(&options).expect("scan");
+        assert_eq!(keys(&scan), ["index.html"]);
+        assert_eq!(
+            site.skipped(&scan),
+            [
+                ("config-copy".to_owned(), SkipReason::SymlinkToExcluded),
+                ("published".to_owned(), SkipReason::SymlinkToExcluded),
+                ("repo".to_owned(), SkipReason::SymlinkToExcluded),
             ]
         );
     }
