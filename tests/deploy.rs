@@ -371,3 +371,36 @@ async fn config_sites_are_deployed_with_their_prefix_and_rules() {
         "nothing outside the prefix"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_survives_a_busy_api_and_failing_puts() {
+    let h = Harness::with(|o| {
+        o.faults.api_error_rate = 0.2;
+        o.faults.put_error_rate = 0.2;
+        o.faults.seed = 3;
+    })
+    .await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = build_site(dir.path());
+    // One upload at a time: the seeded faults then hit the same calls on every run.
+    let run = deploy(&h, dir.path(), &["--json", "--concurrency", "1"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(json(&run)["uploaded"], files.len());
+    let counters = h.emulator.counters();
+    assert!(
+        counters.puts > counters.puts_stored,
+        "some PUTs failed and were retried"
+    );
+    assert!(
+        links(&h) > files.len() as u64,
+        "some link requests answered -1 or were repeated after a failed PUT"
+    );
+    for (key, bytes) in &files {
+        let stored = h
+            .emulator
+            .object("site", key)
+            .unwrap_or_else(|| panic!("{key} missing"));
+        assert!(stored.bytes == *bytes, "{key} differs");
+    }
+}
