@@ -43,7 +43,10 @@ pub enum Command {
     /// the config file.
     Deploy(DeployArgs),
     /// Show what `deploy` would upload and why, without uploading (same as deploy --dry-run).
-    Plan(SiteArgs),
+    Plan(PlanArgs),
+    /// Deploy, then keep deploying every change: a daemon for one site (--env/--dir) or every
+    /// [[site]]. After `--`, a build command to run beside it (e.g. -- npm run build -- --watch).
+    Watch(WatchArgs),
     /// Show the static website of an environment: URL, status, bucket, region.
     Status(StatusArgs),
     /// Open the static website of an environment.
@@ -81,18 +84,43 @@ pub struct SiteArgs {
     /// Folder for manifests (default: state_dir, TCB_STATE_DIR, $STATE_DIRECTORY, .tcb-deploy).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Print one JSON object per site instead of a summary.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     #[command(flatten)]
     pub site: SiteArgs,
+    /// Print one JSON object per site instead of a summary.
+    #[arg(long)]
+    pub json: bool,
     /// Plan only: print what would be uploaded and why; ask for no upload link.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Print one JSON object per site instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub site: SiteArgs,
+    /// Poll the folder every SECS seconds instead of using inotify (network filesystems).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub poll: Option<u64>,
+    /// Quiet period: deploy once no file changed for this long (default 500).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub quiet_ms: Option<u64>,
+    /// A build command to run beside the watch; its output is prefixed, signals are forwarded,
+    /// and the watch ends with its exit code.
+    #[arg(last = true, value_name = "BUILD COMMAND")]
+    pub build: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use crate::retry::RetryPolicy;
 
 /// A usable remote, and the emulator it runs on when that lives in this process.
 pub struct Connection {
-    pub remote: Remote,
+    pub remote: std::sync::Arc<Remote>,
     emulator: Option<Emulator>,
 }
 
@@ -51,7 +51,10 @@ impl Connection {
             .clone()
             .map(|source| AuthorizerTokens::new(source, api.clone()));
         let remote = Remote::new(api, component, authorizer, RetryPolicy::default());
-        Ok(Connection { remote, emulator })
+        Ok(Connection {
+            remote: std::sync::Arc::new(remote),
+            emulator,
+        })
     }
 
     /// Stops the embedded emulator, if this process runs one, after its data is saved.

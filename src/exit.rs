@@ -5,22 +5,32 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     /// Everything asked for was done.
-    Ok = 0,
+    Ok,
     /// The command ran, but some items (files, appids) failed; the others were done.
-    Partial = 1,
+    Partial,
     /// Bad command line or configuration: nothing was sent, or the service rejected an argument.
-    Usage = 2,
+    Usage,
     /// Authentication or permission refused, even after one token refresh.
-    Auth = 3,
+    Auth,
     /// The remote service failed after retries, or a quota was reached.
-    Remote = 4,
+    Remote,
     /// Interrupted by a signal (SIGINT).
-    Interrupted = 130,
+    Interrupted,
+    /// `watch -- <build command>`: the build command ended with this code, so does the watch.
+    Child(u8),
 }
 
 impl ExitCode {
     pub fn code(self) -> u8 {
-        self as u8
+        match self {
+            Self::Ok => 0,
+            Self::Partial => 1,
+            Self::Usage => 2,
+            Self::Auth => 3,
+            Self::Remote => 4,
+            Self::Interrupted => 130,
+            Self::Child(code) => code,
+        }
     }
 }
 

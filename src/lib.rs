@@ -17,6 +17,7 @@ pub mod remote;
 pub mod retry;
 pub mod secret;
 pub mod site;
+pub mod watch;
 
 use std::collections::BTreeMap;
 
@@ -28,10 +29,13 @@ pub async fn run(cli: cli::Cli) -> Result<ExitCode, Error> {
     let vars: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let is_emulator = matches!(cli.command, cli::Command::Emulator(_));
+    // The emulator and the watch daemon treat SIGINT as their normal stop.
+    let handles_signals = matches!(
+        cli.command,
+        cli::Command::Emulator(_) | cli::Command::Watch(_)
+    );
     let work = commands::run(cli, vars);
-    if is_emulator {
-        // The emulator treats SIGINT as its normal stop.
+    if handles_signals {
         return work.await;
     }
     tokio::select! {

@@ -15,7 +15,7 @@ pub fn init(format: LogFormat, verbose: u8, quiet: u8) {
         _ => "error",
     };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,tcb_deploy={level}")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,notify=error,tcb_deploy={level}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

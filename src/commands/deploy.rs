@@ -15,27 +15,13 @@ pub async fn run(
     remote: &Remote,
     config: &Config,
     args: &SiteArgs,
+    json: bool,
     dry_run: bool,
 ) -> Result<ExitCode, Error> {
-    let adhoc;
-    let sites: Vec<&Site> = match &args.dir {
-        Some(dir) => {
-            adhoc = Site {
-                name: config.env(args.env.as_deref())?,
-                env: config.env(args.env.as_deref())?,
-                dir: dir.clone(),
-                prefix: normalize_prefix(args.prefix.as_deref().unwrap_or(""))?,
-                ignore: Vec::new(),
-                headers: HeaderRules::default(),
-            };
-            vec![&adhoc]
-        }
-        None => select_sites(config, args)?,
-    };
     let mut code = ExitCode::Ok;
-    for site in sites {
+    for site in chosen_sites(config, args)? {
         let options = DeployOptions {
-            site,
+            site: &site,
             state_dir: &config.state_dir,
             concurrency: config.concurrency,
             dry_run,
@@ -43,7 +29,7 @@ pub async fn run(
             retry: RetryPolicy::default(),
         };
         let report = deploy(remote, &options).await.map_err(Error::from)?;
-        if args.json {
+        if json {
             print_json_line(&report)?;
         } else {
             print(&report.summary())?;
@@ -55,7 +41,29 @@ pub async fn run(
     Ok(code)
 }
 
-fn select_sites<'a>(config: &'a Config, args: &SiteArgs) -> Result<Vec<&'a Site>, Error> {
+/// The sites a command works on: one from `--dir` (with `--env`, `--prefix`), else the
+/// config's `[[site]]` tables picked by `--site` / `--env`.
+pub fn chosen_sites(config: &Config, args: &SiteArgs) -> Result<Vec<Site>, Error> {
+    if let Some(dir) = &args.dir {
+        let env = config.env(args.env.as_deref())?;
+        return Ok(vec![Site {
+            name: env.clone(),
+            env,
+            dir: dir.clone(),
+            prefix: normalize_prefix(args.prefix.as_deref().unwrap_or(""))?,
+            ignore: Vec::new(),
+            headers: HeaderRules::default(),
+            rules: Vec::new(),
+        }]);
+    }
+    select_sites(config, args.site.as_deref(), args.env.as_deref())
+}
+
+pub fn select_sites(
+    config: &Config,
+    name: Option<&str>,
+    env: Option<&str>,
+) -> Result<Vec<Site>, Error> {
     if config.sites.is_empty() {
         return Err(ConfigError::Conflict(
             "nothing to deploy: pass --dir (and --env), or add [[site]] tables to the config file"
@@ -63,11 +71,12 @@ fn select_sites<'a>(config: &'a Config, args: &SiteArgs) -> Result<Vec<&'a Site>
         )
         .into());
     }
-    let chosen: Vec<&Site> = config
+    let chosen: Vec<Site> = config
         .sites
         .iter()
-        .filter(|s| args.site.as_ref().is_none_or(|name| &s.name == name))
-        .filter(|s| args.env.as_ref().is_none_or(|env| &s.env == env))
+        .filter(|s| name.is_none_or(|n| s.name == n))
+        .filter(|s| env.is_none_or(|e| s.env == e))
+        .cloned()
         .collect();
     if chosen.is_empty() {
         let names: Vec<&str> = config.sites.iter().map(|s| s.name.as_str()).collect();

@@ -8,6 +8,7 @@ mod emulator;
 mod envs;
 mod share;
 mod status;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -20,7 +21,8 @@ use crate::exit::ExitCode;
 
 /// Runs the parsed command line with the given environment variables.
 pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, Error> {
-    let config = Config::load(cli.config.as_deref(), &vars, flag_settings(&cli.command))?;
+    let flags = flag_settings(&cli.command);
+    let config = Config::load(cli.config.as_deref(), &vars, flags.clone())?;
     if let Command::Emulator(args) = &cli.command {
         return emulator::run(&config, args).await;
     }
@@ -42,9 +44,26 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
             share::run(&connection.remote, &config.env(args.env.as_deref())?, args).await
         }
         Command::Deploy(args) => {
-            deploy::run(&connection.remote, &config, &args.site, args.dry_run).await
+            deploy::run(
+                &connection.remote,
+                &config,
+                &args.site,
+                args.json,
+                args.dry_run,
+            )
+            .await
         }
-        Command::Plan(args) => deploy::run(&connection.remote, &config, args, true).await,
+        Command::Plan(args) => {
+            deploy::run(&connection.remote, &config, &args.site, args.json, true).await
+        }
+        Command::Watch(args) => {
+            let reload = watch::Reload {
+                file: cli.config.clone(),
+                vars: vars.clone(),
+                flags,
+            };
+            watch::run(&connection, &config, args, reload).await
+        }
         Command::Emulator(_) => unreachable!("handled above"),
     };
     connection.close().await;
@@ -53,14 +72,17 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
 
 /// The settings a command's flags override.
 fn flag_settings(command: &Command) -> Settings {
-    let site = match command {
-        Command::Deploy(args) => &args.site,
-        Command::Plan(args) => args,
+    let (site, watch) = match command {
+        Command::Deploy(args) => (&args.site, None),
+        Command::Plan(args) => (&args.site, None),
+        Command::Watch(args) => (&args.site, Some(args)),
         _ => return Settings::default(),
     };
     Settings {
         state_dir: site.state_dir.clone(),
         concurrency: site.concurrency,
+        poll_secs: watch.and_then(|w| w.poll),
+        quiet_ms: watch.and_then(|w| w.quiet_ms),
         ..Settings::default()
     }
 }

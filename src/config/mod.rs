@@ -83,7 +83,7 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 pub const MAX_CONCURRENCY: usize = 256;
 
 /// A build folder deployed to an environment, validated.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Site {
     pub name: String,
     pub env: String,
@@ -93,6 +93,29 @@ pub struct Site {
     /// Extra exclusions (gitignore syntax).
     pub ignore: Vec<String>,
     pub headers: HeaderRules,
+    /// The rules as configured, to tell whether a reloaded site changed.
+    pub rules: Vec<RuleSettings>,
+}
+
+impl Site {
+    /// Whether `other` deploys the same folder the same way (for reloading the config).
+    pub fn same_as(&self, other: &Site) -> bool {
+        (
+            &self.name,
+            &self.env,
+            &self.dir,
+            &self.prefix,
+            &self.ignore,
+            &self.rules,
+        ) == (
+            &other.name,
+            &other.env,
+            &other.dir,
+            &other.prefix,
+            &other.ignore,
+            &other.rules,
+        )
+    }
 }
 
 /// Where the API is.
@@ -121,6 +144,17 @@ pub struct Config {
     pub concurrency: usize,
     /// The `[[site]]` tables, in file order.
     pub sites: Vec<Site>,
+    pub watch: WatchConfig,
+}
+
+/// Timing of the `watch` daemon.
+#[derive(Clone, Copy, Debug)]
+pub struct WatchConfig {
+    pub quiet: Duration,
+    pub max_wait: Duration,
+    pub poll: Option<Duration>,
+    pub status_interval: Duration,
+    pub stop_grace: Duration,
 }
 
 impl Config {
@@ -202,11 +236,30 @@ impl Config {
             }
         };
         let sites = sites(s.site.as_deref().unwrap_or_default(), s.env.as_deref())?;
+        let millis = |key, value: Option<u64>, default| match value {
+            Some(0) => Err(ConfigError::Invalid {
+                key,
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            }),
+            Some(ms) => Ok(Duration::from_millis(ms)),
+            None => Ok(Duration::from_millis(default)),
+        };
+        let watch = WatchConfig {
+            quiet: millis("quiet_ms", s.quiet_ms, 500)?,
+            max_wait: millis("max_wait_ms", s.max_wait_ms, 5000)?,
+            poll: seconds("poll_secs", s.poll_secs)?,
+            status_interval: seconds("status_interval_secs", s.status_interval_secs)?
+                .unwrap_or(Duration::from_secs(60)),
+            stop_grace: seconds("stop_grace_secs", s.stop_grace_secs)?
+                .unwrap_or(Duration::from_secs(30)),
+        };
         Ok(Config {
             api,
             emulator_addr,
             concurrency,
             sites,
+            watch,
             default_env: s.env,
             state_dir,
             timeouts,
@@ -263,6 +316,7 @@ fn sites(tables: &[SiteSettings], default_env: Option<&str>) -> Result<Vec<Site>
             prefix: normalize_prefix(t.prefix.as_deref().unwrap_or(""))?,
             ignore: t.ignore.clone().unwrap_or_default(),
             headers,
+            rules: t.rules.clone().unwrap_or_default(),
         });
     }
     Ok(sites)

@@ -46,6 +46,16 @@ pub struct Settings {
     pub request_timeout_secs: Option<u64>,
     /// Uploads in flight at once, 1 to 256 (default 8).
     pub concurrency: Option<u32>,
+    /// `watch`: deploy once no file changed for this long (default 500 ms).
+    pub quiet_ms: Option<u64>,
+    /// `watch`: never wait longer than this after the first change (default 5000 ms).
+    pub max_wait_ms: Option<u64>,
+    /// `watch`: poll the folder every this many seconds instead of using inotify.
+    pub poll_secs: Option<u64>,
+    /// `watch`: how often to check each site's status (default 60 s).
+    pub status_interval_secs: Option<u64>,
+    /// `watch`: how long uploads in flight may take to finish on stop (default 30 s).
+    pub stop_grace_secs: Option<u64>,
     /// The sites `deploy` and `plan` work on when no `--dir` is given (`[[site]]` tables).
     pub site: Option<Vec<SiteSettings>>,
 }
@@ -68,7 +78,7 @@ pub struct SiteSettings {
 }
 
 /// Headers for the files whose path (relative to the site folder) matches `glob`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct RuleSettings {
     pub glob: String,
     pub cache_control: Option<String>,

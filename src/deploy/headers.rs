@@ -17,7 +17,7 @@ pub struct FileHeaders {
     pub cache_control: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Rule {
     matcher: GlobMatcher,
     cache_control: Option<String>,
@@ -25,7 +25,7 @@ struct Rule {
 }
 
 /// Compiled header rules of a site.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct HeaderRules {
     rules: Vec<Rule>,
 }

@@ -12,9 +12,11 @@ pub mod upload;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use self::plan::{LocalItem, Stage};
@@ -64,179 +66,281 @@ pub enum DeployError {
     Task(String),
 }
 
+/// Deploys a site once: one full cycle of a fresh [`SiteDeployer`].
 pub async fn deploy(remote: &Remote, options: &DeployOptions<'_>) -> Result<Report, DeployError> {
-    let started = Instant::now();
-    let site = options.site;
-    let mut report = Report {
-        site: site.name.clone(),
-        env: site.env.clone(),
-        dry_run: options.dry_run,
-        ..Report::default()
+    let settings = CycleSettings {
+        concurrency: options.concurrency,
+        verify_remote: options.verify_remote,
+        retry: options.retry,
     };
+    let site = Arc::new(options.site.clone());
+    let mut deployer = SiteDeployer::new(site, options.state_dir, settings);
+    deployer
+        .cycle(remote, options.dry_run, &AtomicBool::new(false))
+        .await
+}
 
-    // The store's state, the folder and the manifest do not depend on each other: fetch,
-    // scan and load them at once.
-    let scan_options = ScanOptions {
-        root: site.dir.clone(),
-        prefix: site.prefix.clone(),
-        ignore: site.ignore.clone(),
-    };
-    let manifest_store = Arc::new(ManifestStore::new(
-        options.state_dir,
-        &site.env,
-        &site.prefix,
-    ));
-    let loader = Arc::clone(&manifest_store);
-    let (store, scanned, manifest) = tokio::try_join!(
-        async {
-            remote
-                .describe_static_store(&site.env)
-                .await
-                .map_err(DeployError::from)
-        },
-        async {
-            blocking(move || scan(&scan_options))
-                .await?
-                .map_err(DeployError::from)
-        },
-        async {
-            blocking(move || loader.load())
-                .await?
-                .map_err(DeployError::from)
-        },
-    )?;
-    let store = store.ok_or_else(|| DeployError::NoStore {
-        env: site.env.clone(),
-    })?;
-    if store.status != "online" {
-        tracing::warn!(env = %site.env, status = %store.status, "the static website is not online yet");
-    }
-    report.url = Some(store.url());
-    for skipped in &scanned.skipped {
-        if skipped.reason == SkipReason::TooLarge {
-            report.fail(
-                skipped.path.display().to_string(),
-                "larger than 5 GiB, the most one upload can take; exclude it with `ignore`",
-            );
-        } else {
-            report.skipped += 1;
+/// How cycles upload.
+#[derive(Clone, Copy, Debug)]
+pub struct CycleSettings {
+    pub concurrency: usize,
+    /// List the store on the first cycle even when a manifest exists.
+    pub verify_remote: bool,
+    pub retry: RetryPolicy,
+}
+
+/// A site kept in step with its folder, cycle after cycle. The manifest is loaded on the first
+/// cycle and kept in memory after that; the store's status is checked on the first cycle.
+pub struct SiteDeployer {
+    site: Arc<Site>,
+    store: Arc<ManifestStore>,
+    settings: CycleSettings,
+    /// `None` until the first cycle has loaded it.
+    manifest: Option<Manifest>,
+    url: Option<String>,
+}
+
+impl SiteDeployer {
+    pub fn new(site: Arc<Site>, state_dir: &Path, settings: CycleSettings) -> Self {
+        SiteDeployer {
+            store: Arc::new(ManifestStore::new(state_dir, &site.env, &site.prefix)),
+            site,
+            settings,
+            manifest: None,
+            url: None,
         }
     }
 
-    let local = resolve_digests(&scanned.files, &manifest, &mut report).await?;
-
-    let listing = if manifest.files.is_empty() || options.verify_remote {
-        let prefix = (!site.prefix.is_empty()).then_some(site.prefix.as_str());
-        let files = remote.list_files(&site.env, prefix).await?;
-        tracing::info!(env = %site.env, files = files.len(), "listed the store");
-        Some(
-            files
-                .into_iter()
-                .map(|f| (f.key.clone(), f))
-                .collect::<BTreeMap<_, _>>(),
-        )
-    } else {
-        None
-    };
-
-    let plan = plan::plan(&local, &manifest, listing.as_ref());
-    report.unchanged = plan.unchanged.len();
-    report.stale_remote = plan.stale.clone();
-
-    if options.dry_run {
-        report.planned = Some(
-            plan.uploads
-                .iter()
-                .map(|u| PlannedFile {
-                    path: local[u.local].key.clone(),
-                    reason: u.reason,
-                    bytes: local[u.local].stat.size,
-                })
-                .collect(),
-        );
-        report.duration_ms = elapsed_ms(started);
-        return Ok(report);
+    pub fn site(&self) -> &Arc<Site> {
+        &self.site
     }
 
-    let mut record = Manifest::new(&site.env, &site.prefix);
-    record.saved_at_ns = manifest.saved_at_ns;
-    record.files = plan.manifest;
-    let dirty = record.files != manifest.files;
-    let mut checkpoint = Checkpoint::new(manifest_store, dirty);
+    /// The site's address, once a cycle has looked it up.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
 
-    let paths: BTreeMap<&str, &Path> = scanned
-        .files
-        .iter()
-        .map(|f| (f.key.as_str(), f.path.as_path()))
-        .collect();
-    let mut held_back = false;
-    for stage in [Stage::Asset, Stage::Page, Stage::Worker] {
-        let jobs: Vec<UploadJob<'_>> = plan
-            .uploads
-            .iter()
-            .filter(|u| u.stage == stage)
-            .map(|u| {
-                let key = local[u.local].key.as_str();
-                UploadJob {
-                    key,
-                    path: paths[key],
-                    headers: site.headers.for_path(&key[site.prefix.len()..]),
+    /// Scans the folder and uploads what changed. Once `stop` turns true no new upload starts;
+    /// those in flight finish and are recorded.
+    pub async fn cycle(
+        &mut self,
+        remote: &Remote,
+        dry_run: bool,
+        stop: &AtomicBool,
+    ) -> Result<Report, DeployError> {
+        let started = Instant::now();
+        let site = Arc::clone(&self.site);
+        let site = &*site;
+        let mut report = Report {
+            site: site.name.clone(),
+            env: site.env.clone(),
+            dry_run,
+            ..Report::default()
+        };
+        let first = self.manifest.is_none();
+        let scan_options = ScanOptions {
+            root: site.dir.clone(),
+            prefix: site.prefix.clone(),
+            ignore: site.ignore.clone(),
+        };
+        // On the first cycle the store's state, the folder and the manifest do not depend on
+        // each other: fetch, scan and load them at once.
+        let loader = Arc::clone(&self.store);
+        let known = self.manifest.take();
+        let (store, scanned, manifest) = tokio::try_join!(
+            async {
+                if !first {
+                    return Ok(None);
                 }
-            })
-            .collect();
-        if held_back {
-            for job in &jobs {
+                match remote.describe_static_store(&site.env).await? {
+                    Some(store) => Ok(Some(store)),
+                    None => Err(DeployError::NoStore {
+                        env: site.env.clone(),
+                    }),
+                }
+            },
+            async {
+                blocking(move || scan(&scan_options))
+                    .await?
+                    .map_err(DeployError::from)
+            },
+            async {
+                match known {
+                    Some(manifest) => Ok(manifest),
+                    None => blocking(move || loader.load())
+                        .await?
+                        .map_err(DeployError::from),
+                }
+            },
+        )?;
+        if let Some(store) = store {
+            if store.status != "online" {
+                tracing::warn!(env = %site.env, status = %store.status, "the static website is not online yet");
+            }
+            self.url = Some(store.url());
+        }
+        report.url = self.url.clone();
+        for skipped in &scanned.skipped {
+            if skipped.reason == SkipReason::TooLarge {
                 report.fail(
-                    job.key,
-                    "held back because files of an earlier stage failed, so that no page references a file that is not online",
+                    skipped.path.display().to_string(),
+                    "larger than 5 GiB, the most one upload can take; exclude it with `ignore`",
                 );
-            }
-            continue;
-        }
-        let results = futures_util::stream::iter(jobs.iter())
-            .map(|job| async move {
-                let begun = Instant::now();
-                (
-                    job,
-                    upload_file(remote, &site.env, job, options.retry).await,
-                    begun,
-                )
-            })
-            .buffer_unordered(options.concurrency);
-        tokio::pin!(results);
-        while let Some((job, result, begun)) = results.next().await {
-            match result {
-                Ok(done) => {
-                    tracing::info!(
-                        path = job.key,
-                        bytes = done.bytes,
-                        ms = elapsed_ms(begun),
-                        "uploaded"
-                    );
-                    report.uploaded += 1;
-                    report.bytes_uploaded += done.bytes;
-                    record.files.insert(job.key.to_owned(), done.entry);
-                    checkpoint.uploaded(&mut record).await?;
-                }
-                Err(UploadError::Vanished) => {
-                    tracing::debug!(path = job.key, "vanished before upload");
-                    report.skipped += 1;
-                }
-                Err(UploadError::File(error)) => {
-                    tracing::error!(path = job.key, error, "upload failed");
-                    report.fail(job.key, error);
-                }
-                Err(UploadError::Fatal(e)) => {
-                    checkpoint.save(&mut record).await?;
-                    return Err(e.into());
-                }
+            } else {
+                report.skipped += 1;
             }
         }
-        held_back = report.failed > 0;
+
+        let local = resolve_digests(&scanned.files, &manifest, &mut report).await;
+
+        let listing = if first && (manifest.files.is_empty() || self.settings.verify_remote) {
+            let prefix = (!site.prefix.is_empty()).then_some(site.prefix.as_str());
+            let files = remote.list_files(&site.env, prefix).await?;
+            tracing::info!(env = %site.env, files = files.len(), "listed the store");
+            Some(
+                files
+                    .into_iter()
+                    .map(|f| (f.key.clone(), f))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        } else {
+            None
+        };
+
+        let plan = plan::plan(&local, &manifest, listing.as_ref());
+        report.unchanged = plan.unchanged.len();
+        report.stale_remote = plan.stale.clone();
+
+        if dry_run {
+            report.planned = Some(
+                plan.uploads
+                    .iter()
+                    .map(|u| PlannedFile {
+                        path: local[u.local].key.clone(),
+                        reason: u.reason,
+                        bytes: local[u.local].stat.size,
+                    })
+                    .collect(),
+            );
+            self.manifest = Some(manifest);
+            report.duration_ms = elapsed_ms(started);
+            return Ok(report);
+        }
+
+        let mut record = Manifest::new(&site.env, &site.prefix);
+        record.saved_at_ns = manifest.saved_at_ns;
+        record.files = plan.manifest;
+        let dirty = record.files != manifest.files;
+        drop(manifest);
+        let mut progress = Progress {
+            record,
+            checkpoint: Checkpoint::new(Arc::clone(&self.store), dirty),
+            report,
+        };
+        let result = self
+            .upload(
+                remote,
+                &scanned.files,
+                &local,
+                &plan.uploads,
+                &mut progress,
+                stop,
+            )
+            .await;
+        let Progress {
+            mut record,
+            mut checkpoint,
+            mut report,
+        } = progress;
+        let saved = checkpoint.save(&mut record).await;
+        self.manifest = Some(record);
+        result?;
+        saved?;
+        report.duration_ms = elapsed_ms(started);
+        Ok(report)
     }
-    checkpoint.save(&mut record).await?;
-    report.duration_ms = elapsed_ms(started);
-    Ok(report)
+
+    /// Uploads the planned files stage by stage, recording each as it succeeds.
+    async fn upload(
+        &self,
+        remote: &Remote,
+        files: &[LocalFile],
+        local: &[LocalItem],
+        uploads: &[plan::PlannedUpload],
+        progress: &mut Progress,
+        stop: &AtomicBool,
+    ) -> Result<(), DeployError> {
+        let site = &*self.site;
+        let Progress {
+            record,
+            checkpoint,
+            report,
+        } = progress;
+        let paths: BTreeMap<&str, &Path> = files
+            .iter()
+            .map(|f| (f.key.as_str(), f.path.as_path()))
+            .collect();
+        let mut held_back = false;
+        for stage in [Stage::Asset, Stage::Page, Stage::Worker] {
+            let jobs: Vec<UploadJob<'_>> = uploads
+                .iter()
+                .filter(|u| u.stage == stage)
+                .map(|u| {
+                    let key = local[u.local].key.as_str();
+                    UploadJob {
+                        key,
+                        path: paths[key],
+                        headers: site.headers.for_path(&key[site.prefix.len()..]),
+                    }
+                })
+                .collect();
+            if held_back {
+                for job in &jobs {
+                    report.fail(
+                        job.key,
+                        "held back because files of an earlier stage failed, so that no page references a file that is not online",
+                    );
+                }
+                continue;
+            }
+            // Keep `concurrency` uploads in flight; once stopping, start nothing new and let
+            // those in flight finish.
+            let mut pending = jobs.iter();
+            let mut in_flight = FuturesUnordered::new();
+            loop {
+                while in_flight.len() < self.settings.concurrency && !stop.load(Ordering::SeqCst) {
+                    let Some(job) = pending.next() else { break };
+                    in_flight.push(timed_upload(remote, &site.env, job, self.settings.retry));
+                }
+                let Some((job, result, ms)) = in_flight.next().await else {
+                    break;
+                };
+                match result {
+                    Ok(done) => {
+                        tracing::info!(path = job.key, bytes = done.bytes, ms, "uploaded");
+                        report.uploaded += 1;
+                        report.bytes_uploaded += done.bytes;
+                        record.files.insert(job.key.to_owned(), done.entry);
+                        checkpoint.uploaded(record).await?;
+                    }
+                    Err(UploadError::Vanished) => {
+                        tracing::debug!(path = job.key, "vanished before upload");
+                        report.skipped += 1;
+                    }
+                    Err(UploadError::File(error)) => {
+                        tracing::error!(path = job.key, error, "upload failed");
+                        report.fail(job.key, error);
+                    }
+                    Err(UploadError::Fatal(e)) => return Err(e.into()),
+                }
+            }
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            held_back = report.failed > 0;
+        }
+        Ok(())
+    }
 }
 
 /// Digests of the scanned files: from the manifest when the stat matches (no read), else by
@@ -245,7 +349,7 @@ async fn resolve_digests(
     files: &[LocalFile],
     manifest: &Manifest,
     report: &mut Report,
-) -> Result<Vec<LocalItem>, DeployError> {
+) -> Vec<LocalItem> {
     let mut local = Vec::with_capacity(files.len());
     let mut to_hash = Vec::new();
     for (i, f) in files.iter().enumerate() {
@@ -287,7 +391,30 @@ async fn resolve_digests(
         }
     }
     local.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(local)
+    local
+}
+
+/// One upload, with its job and how long it took.
+async fn timed_upload<'j>(
+    remote: &Remote,
+    env: &str,
+    job: &'j UploadJob<'j>,
+    retry: RetryPolicy,
+) -> (
+    &'j UploadJob<'j>,
+    Result<upload::Uploaded, UploadError>,
+    u64,
+) {
+    let begun = Instant::now();
+    let result = upload_file(remote, env, job, retry).await;
+    (job, result, elapsed_ms(begun))
+}
+
+/// What a cycle's uploads update as they complete.
+struct Progress {
+    record: Manifest,
+    checkpoint: Checkpoint,
+    report: Report,
 }
 
 /// Saves the manifest every few seconds or few hundred uploads, so that a crash re-uploads at

@@ -1,0 +1,75 @@
+//! `watch`: deploy, then keep deploying every change, until stopped.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::deploy::{chosen_sites, select_sites};
+use crate::cli::WatchArgs;
+use crate::config::{Config, Settings};
+use crate::connection::Connection;
+use crate::deploy::CycleSettings;
+use crate::error::Error;
+use crate::exit::ExitCode;
+use crate::retry::RetryPolicy;
+use crate::watch::batch::Timing;
+use crate::watch::child::BuildCommand;
+use crate::watch::daemon::{Daemon, DaemonSettings};
+use crate::watch::systemd::Notifier;
+
+/// What SIGHUP reads again.
+pub struct Reload {
+    pub file: Option<PathBuf>,
+    pub vars: BTreeMap<String, String>,
+    pub flags: Settings,
+}
+
+pub async fn run(
+    connection: &Connection,
+    config: &Config,
+    args: &WatchArgs,
+    reload: Reload,
+) -> Result<ExitCode, Error> {
+    let sites = chosen_sites(config, &args.site)?;
+    let notifier = Notifier::from_env(&reload.vars);
+    let build = if args.build.is_empty() {
+        None
+    } else {
+        Some(
+            BuildCommand::spawn(&args.build, "[build] ")
+                .map_err(|e| Error::Config(crate::config::ConfigError::Conflict(e.to_string())))?,
+        )
+    };
+    // Sites given on the command line are not in the file: nothing to reload.
+    let reload: Option<crate::watch::daemon::Reload> = if args.site.dir.is_some() {
+        None
+    } else {
+        let (name, env) = (args.site.site.clone(), args.site.env.clone());
+        Some(Box::new(move || {
+            let config = Config::load(reload.file.as_deref(), &reload.vars, reload.flags.clone())?;
+            select_sites(&config, name.as_deref(), env.as_deref())
+        }))
+    };
+    let daemon = Daemon {
+        remote: Arc::clone(&connection.remote),
+        settings: DaemonSettings {
+            state_dir: config.state_dir.clone(),
+            cycle: CycleSettings {
+                concurrency: config.concurrency,
+                verify_remote: args.site.verify_remote,
+                retry: RetryPolicy::default(),
+            },
+            timing: Timing {
+                quiet: config.watch.quiet,
+                max_wait: config.watch.max_wait.max(config.watch.quiet),
+            },
+            poll: config.watch.poll,
+            status_interval: config.watch.status_interval,
+            grace: config.watch.stop_grace,
+        },
+        notifier,
+        reload,
+        build,
+    };
+    daemon.run(sites).await
+}

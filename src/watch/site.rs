@@ -1,0 +1,203 @@
+//! One site's worker: watches its folder, gathers events into batches, and runs a deploy cycle
+//! when a batch is due. Events that arrive during a cycle make one follow-up cycle, not one per
+//! event. A missing or empty folder is waited for, never deployed as final.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, sleep_until};
+
+use super::batch::{Batch, Timing};
+use super::health::Health;
+use super::watcher::{FsEvent, SiteWatcher};
+use crate::config::Site;
+use crate::deploy::{CycleSettings, SiteDeployer};
+use crate::remote::Remote;
+use crate::site::scan::{IgnoreRules, ScanOptions};
+
+/// Events buffered between the watcher and the worker; past that the site is rescanned.
+const EVENT_BUFFER: usize = 4096;
+/// After a failed cycle, try again this much later even if nothing changes.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+pub struct SiteWorker {
+    pub site: Arc<Site>,
+    pub remote: Arc<Remote>,
+    pub state_dir: PathBuf,
+    pub settings: CycleSettings,
+    pub timing: Timing,
+    pub poll: Option<Duration>,
+    /// Set when the daemon stops: no new upload starts.
+    pub stop: Arc<AtomicBool>,
+    /// Turns true when the worker must end (after its cycle in flight).
+    pub shutdown: watch::Receiver<bool>,
+    pub health: Health,
+    /// Told when the initial deploy is done.
+    pub ready: Option<oneshot::Sender<()>>,
+}
+
+impl SiteWorker {
+    pub async fn run(mut self) {
+        let name = self.site.name.clone();
+        let dir = std::path::absolute(&self.site.dir).unwrap_or_else(|_| self.site.dir.clone());
+        let (events_tx, mut events) = mpsc::channel(EVENT_BUFFER);
+        let overflow = Arc::new(AtomicBool::new(false));
+        let mut watcher = match SiteWatcher::start(
+            &dir,
+            self.poll,
+            events_tx,
+            Arc::clone(&overflow),
+        ) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(site = %name, error = %e, "cannot watch the folder; deploying once, without watching");
+                None
+            }
+        };
+        self.health.update(&name, |h| {
+            h.env = self.site.env.clone();
+            h.watching = watcher.is_some();
+        });
+        let rules = IgnoreRules::load(&ScanOptions {
+            root: dir.clone(),
+            prefix: self.site.prefix.clone(),
+            ignore: self.site.ignore.clone(),
+        })
+        .ok();
+        let mut deployer =
+            SiteDeployer::new(Arc::clone(&self.site), &self.state_dir, self.settings);
+
+        let mut retry_at = self.cycle(&mut deployer, &dir).await;
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(());
+        }
+        let mut batch = Batch::default();
+        loop {
+            let due = match (batch.deadline(self.timing), retry_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            tokio::select! {
+                biased;
+                _ = self.shutdown.changed() => break,
+                event = events.recv() => match event {
+                    None => break,
+                    Some(FsEvent::Rescan) => batch.add_rescan(Instant::now()),
+                    Some(FsEvent::Paths(paths)) => {
+                        if paths.iter().any(|p| p == &dir) {
+                            // The folder itself came or went: watch it anew, look at everything.
+                            if let Some(w) = watcher.as_mut()
+                                && let Err(e) = w.attach()
+                            {
+                                tracing::debug!(site = %name, error = %e, "folder not watchable yet");
+                            }
+                            batch.add_rescan(Instant::now());
+                        } else {
+                            let kept: Vec<PathBuf> = paths
+                                .into_iter()
+                                .filter(|p| !ignored(rules.as_ref(), &dir, p))
+                                .collect();
+                            if !kept.is_empty() {
+                                batch.add(Instant::now(), kept);
+                            }
+                        }
+                    }
+                },
+                _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    if overflow.swap(false, Ordering::SeqCst) {
+                        batch.add_rescan(Instant::now());
+                    }
+                    let dirty = batch.take();
+                    tracing::debug!(site = %name, paths = dirty.paths.len(), rescan = dirty.rescan, "cycle due");
+                    retry_at = self.cycle(&mut deployer, &dir).await;
+                }
+            }
+        }
+        tracing::debug!(site = %name, "worker stopped");
+    }
+
+    /// Runs one cycle unless the folder is missing or empty; returns when to retry, if the
+    /// cycle failed.
+    async fn cycle(&self, deployer: &mut SiteDeployer, dir: &std::path::Path) -> Option<Instant> {
+        let name = &self.site.name;
+        if !has_entries(dir) {
+            let first_notice = self
+                .health
+                .lock()
+                .get(name)
+                .is_none_or(|h| !h.waiting_for_folder);
+            if first_notice {
+                tracing::info!(site = %name, dir = %dir.display(), "the folder is missing or empty; waiting for the build");
+            }
+            self.health.update(name, |h| h.waiting_for_folder = true);
+            return None;
+        }
+        self.health.update(name, |h| h.waiting_for_folder = false);
+        let result = deployer.cycle(&self.remote, false, &self.stop).await;
+        let now_unix = unix_now();
+        match result {
+            Ok(report) => {
+                let changed = report.uploaded > 0 || report.failed > 0;
+                let url = deployer.url().unwrap_or_default().to_owned();
+                if changed {
+                    tracing::info!(
+                        site = %name,
+                        uploaded = report.uploaded,
+                        unchanged = report.unchanged,
+                        failed = report.failed,
+                        stale = report.stale_remote.len(),
+                        ms = report.duration_ms,
+                        url = %url,
+                        "deployed"
+                    );
+                } else {
+                    tracing::debug!(site = %name, url = %url, "nothing to deploy");
+                }
+                self.health.update(name, |h| {
+                    h.cycles += 1;
+                    h.url = deployer.url().map(str::to_owned);
+                    if report.failed == 0 {
+                        h.last_error = None;
+                        if report.uploaded > 0 || h.last_deploy_unix.is_none() {
+                            h.last_deploy_unix = Some(now_unix);
+                            h.last_uploaded = report.uploaded;
+                            h.last_bytes = report.bytes_uploaded;
+                        }
+                    } else {
+                        h.last_error = Some(format!("{} files failed", report.failed));
+                    }
+                    h.last_failed = report.failed;
+                });
+                (report.failed > 0).then(|| Instant::now() + RETRY_AFTER)
+            }
+            Err(e) => {
+                tracing::error!(site = %name, error = %e, "deploy failed; trying again in {}s or at the next change", RETRY_AFTER.as_secs());
+                self.health.update(name, |h| {
+                    h.cycles += 1;
+                    h.last_error = Some(e.to_string());
+                });
+                Some(Instant::now() + RETRY_AFTER)
+            }
+        }
+    }
+}
+
+fn ignored(rules: Option<&IgnoreRules>, dir: &std::path::Path, path: &std::path::Path) -> bool {
+    match (rules, path.strip_prefix(dir)) {
+        (Some(rules), Ok(relative)) => rules.is_ignored(relative, path.is_dir()),
+        _ => false,
+    }
+}
+
+fn has_entries(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
