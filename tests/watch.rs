@@ -1,0 +1,415 @@
+//! The watch daemon through the real binary against the emulator. Tests wait for the daemon's
+//! own log lines (events), never for a fixed time; a deadline only bounds a failing test.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::Harness;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout};
+
+/// Bounds a test that fails; passing tests never wait this long.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A running `tcb-deploy watch` and its log lines as they come.
+struct Daemon {
+    child: Child,
+    lines: mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    async fn start(h: &Harness, args: &[&str], extra_env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .envs(h.vars())
+            .envs(
+                extra_env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("daemon starts");
+        let (tx, lines) = mpsc::unbounded_channel();
+        for stream in [
+            Box::new(child.stderr.take().expect("stderr"))
+                as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stdout.take().expect("stdout")),
+        ] {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Daemon {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing every one of `parts`; returns it.
+    async fn wait_for(&mut self, parts: &[&str]) -> String {
+        let found = timeout(DEADLINE, async {
+            while let Some(line) = self.lines.recv().await {
+                self.seen.push(line.clone());
+                if parts.iter().all(|p| line.contains(p)) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!(
+                "no line with {parts:?}; the daemon said:\n{}",
+                self.seen.join("\n")
+            ),
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    async fn exit_code(mut self) -> i32 {
+        let status = timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("the daemon exits")
+            .expect("wait");
+        status.code().unwrap_or(-1)
+    }
+}
+
+fn site_dir(root: &Path) -> PathBuf {
+    let dir = root.join("dist");
+    std::fs::create_dir_all(dir.join("assets")).expect("mkdir");
+    std::fs::write(dir.join("index.html"), "<p>v1</p>").expect("write");
+    std::fs::write(dir.join("assets/app.js"), "console.log(1)").expect("write");
+    dir
+}
+
+async fn watch(h: &Harness, dir: &Path, extra: &[&str]) -> Daemon {
+    let mut args = vec![
+        "watch",
+        "--env",
+        "site",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let mut daemon = Daemon::start(h, &args, &[]).await;
+    daemon.wait_for(&["watching for changes"]).await;
+    daemon
+}
+
+fn online(h: &Harness, key: &str) -> Option<Vec<u8>> {
+    h.emulator.object("site", key).map(|o| o.bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_is_online_within_the_quiet_period_and_a_second() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+    assert_eq!(online(&h, "index.html").as_deref(), Some(&b"<p>v1</p>"[..]));
+
+    let written = Instant::now();
+    std::fs::write(dir.join("index.html"), "<p>v2</p>").expect("write");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    let took = written.elapsed();
+    assert!(took < Duration::from_millis(1200), "took {took:?}");
+    assert_eq!(online(&h, "index.html").as_deref(), Some(&b"<p>v2</p>"[..]));
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.exit_code().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_deleted_and_recreated_is_followed() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+
+    std::fs::remove_dir_all(&dir).expect("rm -rf");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("index.html"), "<p>rebuilt</p>").expect("write");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    assert_eq!(
+        online(&h, "index.html").as_deref(),
+        Some(&b"<p>rebuilt</p>"[..])
+    );
+    // The recreated folder is watched too.
+    std::fs::write(dir.join("more.css"), "p{}").expect("write");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    assert_eq!(online(&h, "more.css").as_deref(), Some(&b"p{}"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_editor_style_atomic_save_is_uploaded() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+
+    let temp = dir.join(".index.html.swp");
+    std::fs::write(&temp, "<p>saved</p>").expect("write");
+    std::fs::rename(&temp, dir.join("index.html")).expect("rename");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    assert_eq!(
+        online(&h, "index.html").as_deref(),
+        Some(&b"<p>saved</p>"[..])
+    );
+    assert!(online(&h, ".index.html.swp").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_a_thousand_files_takes_a_few_cycles() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let mut daemon = watch(&h, &dir, &["--quiet-ms", "300"]).await;
+
+    for i in 0..1000 {
+        let sub = dir.join(format!("chunks/{}", i % 10));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        std::fs::write(sub.join(format!("{i}.js")), format!("export default {i};")).expect("write");
+    }
+    let mut uploaded = 0;
+    let mut cycles = 0;
+    while uploaded < 1000 {
+        let line = daemon.wait_for(&["deployed"]).await;
+        cycles += 1;
+        uploaded += field(&line, "uploaded=");
+    }
+    assert_eq!(uploaded, 1000);
+    assert!(cycles <= 3, "{cycles} cycles");
+    for i in 0..1000 {
+        let key = format!("chunks/{}/{i}.js", i % 10);
+        assert_eq!(
+            online(&h, &key),
+            Some(format!("export default {i};").into_bytes()),
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_cycle_lets_uploads_finish_and_exits_0() {
+    let h = Harness::with(|o| o.faults.put_latency = Duration::from_millis(400)).await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let mut daemon = watch(&h, &dir, &["--quiet-ms", "100", "--concurrency", "2"]).await;
+
+    for i in 0..20 {
+        std::fs::write(dir.join(format!("f{i}.txt")), format!("{i}")).expect("write");
+    }
+    // A cycle is under way once its first file is online; stop in the middle of it.
+    daemon.wait_for(&["uploaded", "path=\"f"]).await;
+    daemon.signal("TERM");
+    assert_eq!(daemon.exit_code().await, 0);
+
+    let counters = h.emulator.counters();
+    assert_eq!(
+        counters.puts, counters.puts_stored,
+        "every PUT in flight finished"
+    );
+    assert!(
+        counters.puts_stored < 2 + 20,
+        "the stop came before the cycle's end"
+    );
+    let store = tcb_deploy::site::manifest::ManifestStore::new(h.state.path(), "site", "");
+    let manifest = store.load().expect("manifest");
+    for (key, entry) in &manifest.files {
+        let object = h
+            .emulator
+            .object("site", key)
+            .unwrap_or_else(|| panic!("{key} recorded, not online"));
+        assert_eq!(object.md5, entry.digest.md5_hex(), "{key}");
+    }
+    assert_eq!(
+        manifest.files.len() as u64,
+        counters.puts_stored,
+        "every file online is recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_adds_a_second_site() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    h.create_store("second").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let other = root.path().join("other");
+    std::fs::create_dir(&other).expect("mkdir");
+    std::fs::write(other.join("index.html"), "<p>second</p>").expect("write");
+    let config = root.path().join("deploy.toml");
+    let one = format!(
+        "[[site]]\nname = \"first\"\nenv = \"site\"\ndir = {:?}\n",
+        dir.to_str().expect("utf-8")
+    );
+    std::fs::write(&config, &one).expect("write");
+    let config_arg = config.to_str().expect("utf-8");
+    let mut daemon = Daemon::start(&h, &["--config", config_arg, "watch"], &[]).await;
+    daemon
+        .wait_for(&["watching for changes", "site=first"])
+        .await;
+
+    let two = format!(
+        "{one}[[site]]\nname = \"second\"\nenv = \"second\"\ndir = {:?}\n",
+        other.to_str().expect("utf-8")
+    );
+    std::fs::write(&config, two).expect("write");
+    daemon.signal("HUP");
+    daemon.wait_for(&["deployed", "site=second"]).await;
+    assert_eq!(
+        h.emulator
+            .object("second", "index.html")
+            .map(|o| o.bytes)
+            .as_deref(),
+        Some(&b"<p>second</p>"[..])
+    );
+
+    // An invalid config is refused and the running sites go on.
+    std::fs::write(&config, "[[site]]\nbogus = 1\n").expect("write");
+    daemon.signal("HUP");
+    daemon
+        .wait_for(&["invalid", "keeping the running one"])
+        .await;
+    std::fs::write(dir.join("index.html"), "<p>still watched</p>").expect("write");
+    daemon.wait_for(&["deployed", "site=first"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn systemd_hears_ready_status_and_watchdog() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let socket_path = root.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).expect("bind");
+    let args = [
+        "watch",
+        "--env",
+        "site",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+    ];
+    let daemon = Daemon::start(
+        &h,
+        &args,
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().expect("utf-8")),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    )
+    .await;
+    let mut heard: Vec<String> = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let wanted = ["READY=1", "STATUS=1 site", "WATCHDOG=1"];
+    let all = timeout(DEADLINE, async {
+        while !wanted
+            .iter()
+            .all(|w| heard.iter().any(|m| m.starts_with(w)))
+        {
+            let n = socket.recv(&mut buf).await.expect("recv");
+            heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    })
+    .await;
+    assert!(all.is_ok(), "heard only {heard:?}");
+    let ready = heard
+        .iter()
+        .position(|m| m.starts_with("READY=1"))
+        .expect("ready");
+    assert!(
+        heard[ready..].iter().any(|m| m.starts_with("STATUS=")),
+        "{heard:?}"
+    );
+    daemon.signal("TERM");
+    let mut stopping = false;
+    let _ = timeout(DEADLINE, async {
+        while !stopping {
+            let n = socket.recv(&mut buf).await.expect("recv");
+            stopping = buf[..n].starts_with(b"STOPPING=1");
+        }
+    })
+    .await;
+    assert!(stopping, "STOPPING=1 was sent");
+    assert_eq!(daemon.exit_code().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watch_ends_with_its_build_command() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let d = dir.to_str().expect("utf-8");
+    // The "build" writes a file, says so, and exits 3 once it sees the deploy happened.
+    let script = format!(
+        "echo building; echo '<p>built</p>' > {d}/built.html; \
+         while [ ! -f {d}/.done ]; do sleep 0.05; done; exit 3"
+    );
+    let mut daemon = Daemon::start(
+        &h,
+        &[
+            "watch",
+            "--env",
+            "site",
+            "--dir",
+            d,
+            "--quiet-ms",
+            "100",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+        &[],
+    )
+    .await;
+    daemon.wait_for(&["[build] building"]).await;
+    daemon.wait_for(&["path=\"built.html\""]).await;
+    std::fs::write(dir.join(".done"), "").expect("write");
+    assert_eq!(daemon.exit_code().await, 3);
+    assert!(online(&h, "built.html").is_some());
+}
+
+fn field(line: &str, name: &str) -> usize {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(name))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
