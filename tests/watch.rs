@@ -413,3 +413,140 @@ fn field(line: &str, name: &str) -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_status_and_prometheus_metrics_are_served() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let args = [
+        "watch",
+        "--env",
+        "site",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+    ];
+    let mut daemon = Daemon::start(&h, &args, &[("TCB_METRICS_ADDR", &addr)]).await;
+    daemon.wait_for(&["watching for changes"]).await;
+
+    let http = reqwest::Client::new();
+    let healthz = http
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(healthz.status(), 200);
+    let status: serde_json::Value = http
+        .get(format!("http://{addr}/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(status["sites"]["site"]["files_uploaded_total"], 2);
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/plain; version=0.0.4"),
+    );
+    let text = metrics.text().await.expect("text");
+    let samples = parse_prometheus(&text);
+    assert_eq!(
+        samples["tcb_deploy_files_uploaded_total{site=\"site\"}"],
+        2.0
+    );
+    assert!(
+        samples.keys().any(|k| k.starts_with(
+            "tcb_deploy_api_calls_total{endpoint=\"componenttcb/staticuploadfile\",errcode=\"0\"}"
+        )),
+        "{text}"
+    );
+    daemon.signal("TERM");
+    assert_eq!(daemon.exit_code().await, 0);
+}
+
+/// A strict reader of the Prometheus text format: every sample belongs to a family declared by
+/// `# HELP` and `# TYPE` lines, names and labels are well formed, values are numbers.
+fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    let mut typed = std::collections::BTreeSet::new();
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(name_ok(name), "{line}");
+            assert!(
+                matches!(
+                    kind,
+                    "counter" | "gauge" | "histogram" | "summary" | "untyped"
+                ),
+                "{line}"
+            );
+            typed.insert(name.to_owned());
+            continue;
+        }
+        if line.starts_with("# HELP ") || line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("sample and value");
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
+        let name = series.split('{').next().expect("name");
+        assert!(name_ok(name), "{line}");
+        assert!(typed.contains(name), "no TYPE before {line}");
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                let inner = labels
+                    .strip_prefix('{')
+                    .and_then(|l| l.strip_suffix('}'))
+                    .expect("{labels}");
+                let mut rest = inner;
+                while !rest.is_empty() {
+                    let (key, after) = rest.split_once("=\"").expect("key=\"");
+                    assert!(name_ok(key), "{line}");
+                    let mut end = None;
+                    let mut escaped = false;
+                    for (i, c) in after.char_indices() {
+                        match (escaped, c) {
+                            (true, _) => escaped = false,
+                            (false, '\\') => escaped = true,
+                            (false, '"') => {
+                                end = Some(i);
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    let end = end.expect("closing quote");
+                    rest = after[end + 1..].trim_start_matches(',');
+                }
+            }
+        }
+        samples.insert(series.to_owned(), value.parse().expect("number"));
+    }
+    samples
+}

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::calls::CallCounts;
 use super::errcode::ErrCode;
 use super::error::{ApiError, Endpoint, snippet, transport_detail};
 use super::types::*;
@@ -40,6 +41,7 @@ pub struct ApiClient {
     pub(super) http: reqwest::Client,
     base: Url,
     request_timeout: Duration,
+    calls: CallCounts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,11 +69,17 @@ impl ApiClient {
             http,
             base,
             request_timeout: timeouts.request,
+            calls: CallCounts::default(),
         })
     }
 
     pub fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// Calls made so far by this client and its clones, by endpoint and outcome.
+    pub fn calls(&self) -> &CallCounts {
+        &self.calls
     }
 
     fn url(&self, endpoint: Endpoint, token: &TokenParam<'_>) -> Url {
@@ -103,6 +111,20 @@ impl ApiClient {
         token: TokenParam<'_>,
         body: &B,
     ) -> Result<A, ApiError> {
+        let result = self.send(endpoint, token, body).await;
+        self.calls.record(endpoint, &result);
+        if let Err(e) = &result {
+            tracing::debug!(%endpoint, error = %e, "call failed");
+        }
+        result
+    }
+
+    async fn send<B: Serialize, A: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        token: TokenParam<'_>,
+        body: &B,
+    ) -> Result<A, ApiError> {
         let url = self.url(endpoint, &token);
         tracing::debug!(%endpoint, "calling");
         let answer = self
@@ -121,11 +143,7 @@ impl ApiClient {
             endpoint,
             detail: transport_detail(e),
         })?;
-        let result = parse_answer(endpoint, status, &bytes);
-        if let Err(e) = &result {
-            tracing::debug!(%endpoint, status, error = %e, "call failed");
-        }
-        result
+        parse_answer(endpoint, status, &bytes)
     }
 
     /// Whether the tool's own emulator answers at the base URL.

@@ -4,12 +4,14 @@
 //! This is the only module that builds API URLs or uses reqwest. It knows nothing of token
 //! sources or retries: callers pass a token and read the error's [`Reaction`].
 
+mod calls;
 mod client;
 mod cos;
 mod errcode;
 mod error;
 mod types;
 
+pub use calls::CallCounts;
 pub use client::{ApiClient, ClientSetupError, Timeouts};
 pub use cos::{CosError, CosReaction, PutAnswer, PutObject};
 pub use errcode::{ErrCode, Reaction};

@@ -66,6 +66,7 @@ pub async fn run(
             poll: config.watch.poll,
             status_interval: config.watch.status_interval,
             grace: config.watch.stop_grace,
+            metrics_addr: config.watch.metrics_addr,
         },
         notifier,
         reload,

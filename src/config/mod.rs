@@ -155,6 +155,8 @@ pub struct WatchConfig {
     pub poll: Option<Duration>,
     pub status_interval: Duration,
     pub stop_grace: Duration,
+    /// Where to serve /healthz, /status and /metrics; off when `None`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -253,6 +255,19 @@ impl Config {
                 .unwrap_or(Duration::from_secs(60)),
             stop_grace: seconds("stop_grace_secs", s.stop_grace_secs)?
                 .unwrap_or(Duration::from_secs(30)),
+            metrics_addr: match &s.metrics_addr {
+                None => None,
+                Some(text) => {
+                    Some(
+                        text.parse::<SocketAddr>()
+                            .map_err(|_| ConfigError::Invalid {
+                                key: "metrics_addr",
+                                value: text.clone(),
+                                reason: "expected IP:PORT, e.g. 127.0.0.1:9464".into(),
+                            })?,
+                    )
+                }
+            },
         };
         Ok(Config {
             api,

@@ -56,6 +56,8 @@ pub struct Settings {
     pub status_interval_secs: Option<u64>,
     /// `watch`: how long uploads in flight may take to finish on stop (default 30 s).
     pub stop_grace_secs: Option<u64>,
+    /// `watch`: serve /healthz, /status and /metrics here (off by default), e.g. 127.0.0.1:9464.
+    pub metrics_addr: Option<String>,
     /// The sites `deploy` and `plan` work on when no `--dir` is given (`[[site]]` tables).
     pub site: Option<Vec<SiteSettings>>,
 }

@@ -417,23 +417,39 @@ mod tests {
         while within(output.next_line()).await.expect("UTF-8").is_some() {}
     }
 
-    /// Whether `pid` is a live process; a zombie (which answers `kill -0`, and which PID 1 of a
-    /// container may never reap) has exited and does not count.
-    fn is_running(pid: &str) -> bool {
+    /// Whether the process `pid` exits within `limit` (`Duration::ZERO`: whether it has exited).
+    /// A zombie counts as exited: it answers `kill -0`, and PID 1 of a container may never reap
+    /// it. Closing its pipes comes a moment before a process is a zombie, so the test waits for
+    /// the exit itself: a pidfd becomes readable when its process has exited.
+    fn exits_within(pid: &str, limit: Duration) -> bool {
         let pid: libc::pid_t = pid.trim().parse().expect("a pid");
-        // SAFETY: kill takes two integers and touches no memory of ours; signal 0 only checks.
-        if unsafe { libc::kill(pid, 0) } != 0 {
-            return false;
+        // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            let error = io::Error::last_os_error();
+            assert_eq!(
+                error.raw_os_error(),
+                Some(libc::ESRCH),
+                "pidfd_open: {error}"
+            );
+            return true; // Already reaped.
         }
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => {
-                let state = stat
-                    .rsplit_once(')')
-                    .and_then(|(_, rest)| rest.trim_start().chars().next());
-                !matches!(state, Some('Z' | 'X'))
-            }
-            Err(_) => false,
-        }
+        let fd = libc::c_int::try_from(fd).expect("a descriptor");
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = libc::c_int::try_from(limit.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `poll` points to one valid pollfd for the duration of the call; `fd` is ours
+        // and closed exactly once.
+        let ready = unsafe {
+            let ready = libc::poll(&mut poll, 1, millis);
+            libc::close(fd);
+            ready
+        };
+        assert!(ready >= 0, "poll: {}", io::Error::last_os_error());
+        ready == 1
     }
 
     #[tokio::test]
@@ -518,10 +534,13 @@ mod tests {
     async fn stop_takes_the_grandchildren_down_too() {
         let (mut build, mut out, _err) = sh("sleep 1000 & echo $!; wait");
         let grandchild = next_line(&mut out).await.replace("[build] ", "");
-        assert!(is_running(&grandchild));
+        assert!(!exits_within(&grandchild, Duration::ZERO));
         let code = within(build.stop(Duration::from_secs(10))).await.unwrap();
         assert_eq!(code, 128 + 15);
-        assert!(!is_running(&grandchild), "sleep {grandchild} survived");
+        assert!(
+            exits_within(&grandchild, LIMIT),
+            "sleep {grandchild} survived"
+        );
     }
 
     #[tokio::test]
@@ -533,8 +552,11 @@ mod tests {
         drop(build);
         // The output ends when the last process holding it has exited.
         until_end(&mut out).await;
-        assert!(!is_running(&leader), "sh {leader} survived");
-        assert!(!is_running(&grandchild), "sleep {grandchild} survived");
+        assert!(exits_within(&leader, LIMIT), "sh {leader} survived");
+        assert!(
+            exits_within(&grandchild, LIMIT),
+            "sleep {grandchild} survived"
+        );
     }
 
     #[tokio::test]
@@ -544,13 +566,16 @@ mod tests {
         let (lines, ended) = relayed(&mut out);
         assert!(!ended, "the sleep still holds the output");
         let grandchild = lines[0].replace("[build] ", "");
-        assert!(is_running(&grandchild));
+        assert!(!exits_within(&grandchild, Duration::ZERO));
         // The leader is reaped, but the group lives on in the sleep and is still signalled.
         assert_eq!(
             within(build.stop(Duration::from_secs(10))).await.unwrap(),
             0
         );
-        assert!(!is_running(&grandchild), "sleep {grandchild} survived");
+        assert!(
+            exits_within(&grandchild, LIMIT),
+            "sleep {grandchild} survived"
+        );
     }
 
     #[tokio::test]

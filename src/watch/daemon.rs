@@ -37,6 +37,7 @@ pub struct DaemonSettings {
     pub poll: Option<Duration>,
     pub status_interval: Duration,
     pub grace: Duration,
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Reads the configuration again, for SIGHUP.
@@ -125,6 +126,22 @@ impl Daemon {
             readies.push(ready);
         }
         tracing::info!(sites = running.len(), "watching; first deploy under way");
+        let (endpoints_stop, endpoints_stop_rx) = watch::channel(false);
+        if let Some(addr) = self.settings.metrics_addr {
+            let calls = self.remote.api().calls().clone();
+            match super::endpoints::serve(addr, health.clone(), calls, endpoints_stop_rx).await {
+                Ok(bound) => tracing::info!(
+                    "health and metrics at http://{bound}/healthz, /status and /metrics"
+                ),
+                Err(e) => {
+                    return Err(Error::Config(crate::config::ConfigError::Invalid {
+                        key: "metrics_addr",
+                        value: addr.to_string(),
+                        reason: format!("cannot listen there: {e}"),
+                    }));
+                }
+            }
+        }
 
         // The initial deploys, unless a signal or the build command's end comes first.
         let initial = async {
@@ -169,6 +186,7 @@ impl Daemon {
         }
 
         tracing::info!("stopping: uploads in flight may finish");
+        let _ = endpoints_stop.send(true);
         self.notifier.stopping();
         for r in running.values() {
             r.request_stop();

@@ -19,6 +19,10 @@ pub struct SiteHealth {
     pub last_bytes: u64,
     pub last_error: Option<String>,
     pub cycles: u64,
+    pub cycles_failed: u64,
+    pub files_uploaded_total: u64,
+    pub bytes_uploaded_total: u64,
+    pub upload_failures_total: u64,
     /// The folder is missing or empty: waiting for the build.
     pub waiting_for_folder: bool,
     /// The watcher runs (false: it could not start).

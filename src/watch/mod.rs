@@ -6,7 +6,9 @@
 pub mod batch;
 pub mod child;
 pub mod daemon;
+pub mod endpoints;
 pub mod health;
+pub mod metrics;
 pub mod poller;
 pub mod site;
 pub mod systemd;

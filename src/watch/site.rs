@@ -158,6 +158,9 @@ impl SiteWorker {
                 }
                 self.health.update(name, |h| {
                     h.cycles += 1;
+                    h.files_uploaded_total += report.uploaded as u64;
+                    h.bytes_uploaded_total += report.bytes_uploaded;
+                    h.upload_failures_total += report.failed as u64;
                     h.url = deployer.url().map(str::to_owned);
                     if report.failed == 0 {
                         h.last_error = None;
@@ -177,6 +180,7 @@ impl SiteWorker {
                 tracing::error!(site = %name, error = %e, "deploy failed; trying again in {}s or at the next change", RETRY_AFTER.as_secs());
                 self.health.update(name, |h| {
                     h.cycles += 1;
+                    h.cycles_failed += 1;
                     h.last_error = Some(e.to_string());
                 });
                 Some(Instant::now() + RETRY_AFTER)
