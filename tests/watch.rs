@@ -518,32 +518,32 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
         let name = series.split('{').next().expect("name");
         assert!(name_ok(name), "{line}");
         assert!(typed.contains(name), "no TYPE before {line}");
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                let inner = labels
-                    .strip_prefix('{')
-                    .and_then(|l| l.strip_suffix('}'))
-                    .expect("{labels}");
-                let mut rest = inner;
-                while !rest.is_empty() {
-                    let (key, after) = rest.split_once("=\"").expect("key=\"");
-                    assert!(name_ok(key), "{line}");
-                    let mut end = None;
-                    let mut escaped = false;
-                    for (i, c) in after.char_indices() {
-                        match (escaped, c) {
-                            (true, _) => escaped = false,
-                            (false, '\\') => escaped = true,
-                            (false, '"') => {
-                                end = Some(i);
-                                break;
-                            }
-                            _ => {}
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            let inner = labels
+                .strip_prefix('{')
+                .and_then(|l| l.strip_suffix('}'))
+                .expect("{labels}");
+            let mut rest = inner;
+            while !rest.is_empty() {
+                let (key, after) = rest.split_once("=\"").expect("key=\"");
+                assert!(name_ok(key), "{line}");
+                let mut end = None;
+                let mut escaped = false;
+                for (i, c) in after.char_indices() {
+                    match (escaped, c) {
+                        (true, _) => escaped = false,
+                        (false, '\\') => escaped = true,
+                        (false, '"') => {
+                            end = Some(i);
+                            break;
                         }
+                        _ => {}
                     }
-                    let end = end.expect("closing quote");
-                    rest = after[end + 1..].trim_start_matches(',');
                 }
+                let end = end.expect("closing quote");
+                rest = after[end + 1..].trim_start_matches(',');
             }
         }
         samples.insert(series.to_owned(), value.parse().expect("number"));
