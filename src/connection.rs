@@ -33,8 +33,10 @@ impl Connection {
                     tracing::debug!(addr = %config.emulator_addr, "using the emulator already running");
                     (base, None)
                 } else {
-                    let options =
+                    let mut options =
                         EmulatorOptions::new(config.emulator_addr, config.emulator_data_dir());
+                    // Trying the tool should not mean waiting: a new store is ready at once.
+                    options.create_delay = std::time::Duration::from_millis(300);
                     let emulator = Emulator::start(options).await?;
                     tracing::debug!(addr = %emulator.addr(), "started the embedded emulator");
                     (base, Some(emulator))

@@ -193,30 +193,3 @@ fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
-
-/// README's first command, with a free port and a private state folder.
-#[tokio::test(flavor = "multi_thread")]
-async fn readme_quick_start_works() {
-    let state = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let vars = vars(&[
-        ("TCB_EMULATOR_ADDR", &format!("127.0.0.1:{port}")),
-        ("TCB_STATE_DIR", &state.path().display().to_string()),
-    ]);
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.example.toml");
-    let run = run_tool(&["--config", config, "create", "--wait"], &vars).await;
-    assert_eq!(run.code, 0, "{run:?}");
-    let run = run_tool(&["--config", config, "deploy"], &vars).await;
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("example: uploaded 4 files"), "{run:?}");
-    assert!(
-        run.stdout
-            .contains(&format!("site    http://demo.localhost:{port}/")),
-        "{run:?}"
-    );
-    let run = run_tool(&["--config", config, "deploy"], &vars).await;
-    assert!(run.stdout.contains("example: uploaded 0 files"), "{run:?}");
-    let run = run_tool(&["--config", config, "status"], &vars).await;
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("status  online"), "{run:?}");
-}

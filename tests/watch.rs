@@ -25,18 +25,26 @@ struct Daemon {
 
 impl Daemon {
     async fn start(h: &Harness, args: &[&str], extra_env: &[(&str, &str)]) -> Daemon {
+        let mut vars = h.vars();
+        vars.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        Daemon::spawn(args, &vars, None)
+    }
+
+    fn spawn(args: &[&str], vars: &[(String, String)], cwd: Option<&Path>) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
         command
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("NO_COLOR", "1")
-            .envs(h.vars())
-            .envs(
-                extra_env
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string())),
-            )
+            .envs(vars.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -549,4 +557,86 @@ fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
         samples.insert(series.to_owned(), value.parse().expect("number"));
     }
     samples
+}
+
+/// README's first command, from a copy of the repository's example (so the test can edit it),
+/// on a free port: the site is served, and an edit is served after the next cycle.
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_quick_start_serves_the_site_and_its_edits() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        repo.join("deploy.example.toml"),
+        work.path().join("deploy.example.toml"),
+    )
+    .expect("copy config");
+    copy_tree(
+        &repo.join("example/site"),
+        &work.path().join("example/site"),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let vars = common::vars(&[("TCB_EMULATOR_ADDR", &format!("127.0.0.1:{port}"))]);
+    let mut daemon = Daemon::spawn(
+        &["--config", "deploy.example.toml", "watch"],
+        &vars,
+        Some(work.path()),
+    );
+    let line = daemon
+        .wait_for(&["watching for changes", "url=http://demo.localhost:"])
+        .await;
+    assert!(
+        line.contains(&format!("http://demo.localhost:{port}/")),
+        "{line}"
+    );
+
+    let browser = reqwest::Client::builder()
+        .resolve("demo.localhost", ([127, 0, 0, 1], port).into())
+        .build()
+        .expect("client");
+    let page = |path: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let answer = browser
+                .get(format!("http://demo.localhost:{port}{path}"))
+                .send()
+                .await
+                .expect("GET");
+            let content_type = answer.headers()["content-type"]
+                .to_str()
+                .unwrap_or("")
+                .to_owned();
+            (content_type, answer.text().await.expect("body"))
+        }
+    };
+    let (content_type, body) = page("/").await;
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    assert!(body.contains("Deployed by tcb-deploy"), "{body}");
+    let (content_type, _) = page("/assets/app.js").await;
+    assert_eq!(content_type, "text/javascript; charset=utf-8");
+
+    let index = work.path().join("example/site/index.html");
+    let edited = std::fs::read_to_string(&index)
+        .expect("read")
+        .replace("Deployed by", "Edited, deployed by");
+    std::fs::write(&index, edited).expect("write");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    assert!(page("/").await.1.contains("Edited, deployed by tcb-deploy"));
+    daemon.signal("INT");
+    assert_eq!(daemon.exit_code().await, 0);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::print;
+use crate::api::StaticStore;
 use crate::cli::CreateArgs;
+use crate::config::{ApiTarget, Config, Site};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::remote::Remote;
@@ -20,8 +22,19 @@ pub async fn run(remote: &Remote, env: &str, args: &CreateArgs) -> Result<ExitCo
         print(&format!("requested the static website of {env}\n"))?;
         return Ok(ExitCode::Ok);
     }
+    let store = wait_online(remote, env, Duration::from_secs(args.timeout)).await?;
+    print(&format!("{env} is online at {}\n", store.url()))?;
+    Ok(ExitCode::Ok)
+}
+
+/// Polls until the env's static website is online, for at most `timeout`.
+pub async fn wait_online(
+    remote: &Remote,
+    env: &str,
+    timeout: Duration,
+) -> Result<StaticStore, Error> {
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.timeout);
+    let deadline = started + timeout;
     let mut pause = Duration::from_millis(250);
     let mut last_status = String::new();
     loop {
@@ -32,8 +45,7 @@ pub async fn run(remote: &Remote, env: &str, args: &CreateArgs) -> Result<ExitCo
             last_status = status.to_owned();
         }
         if let Some(store) = store.filter(|s| s.status == "online") {
-            print(&format!("{env} is online at {}\n", store.url()))?;
-            return Ok(ExitCode::Ok);
+            return Ok(store);
         }
         if Instant::now() + pause > deadline {
             return Err(Error::WaitTimeout {
@@ -45,4 +57,24 @@ pub async fn run(remote: &Remote, env: &str, args: &CreateArgs) -> Result<ExitCo
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_POLL);
     }
+}
+
+/// With the embedded emulator there is no account to set up: open each site's static website
+/// if it has none yet. On the real service that stays a deliberate `tcb-deploy create`.
+pub async fn open_local_stores(
+    config: &Config,
+    remote: &Remote,
+    sites: &[Site],
+) -> Result<(), Error> {
+    if !matches!(config.api, ApiTarget::Local) {
+        return Ok(());
+    }
+    for site in sites {
+        if remote.describe_static_store(&site.env).await?.is_none() {
+            tracing::info!(env = %site.env, "opening the static website on the local emulator");
+            remote.create_static_store(&site.env).await?;
+            wait_online(remote, &site.env, Duration::from_secs(60)).await?;
+        }
+    }
+    Ok(())
 }

@@ -18,8 +18,12 @@ pub async fn run(
     json: bool,
     dry_run: bool,
 ) -> Result<ExitCode, Error> {
+    let sites = chosen_sites(config, args)?;
+    if !dry_run {
+        super::create::open_local_stores(config, remote, &sites).await?;
+    }
     let mut code = ExitCode::Ok;
-    for site in chosen_sites(config, args)? {
+    for site in sites {
         let options = DeployOptions {
             site: &site,
             state_dir: &config.state_dir,

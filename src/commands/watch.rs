@@ -31,6 +31,7 @@ pub async fn run(
     reload: Reload,
 ) -> Result<ExitCode, Error> {
     let sites = chosen_sites(config, &args.site)?;
+    super::create::open_local_stores(config, &connection.remote, &sites).await?;
     let notifier = Notifier::from_env(&reload.vars);
     let build = if args.build.is_empty() {
         None
