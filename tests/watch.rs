@@ -640,3 +640,18 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn polling_mode_sees_edits_too() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    let mut daemon = watch(&h, &dir, &["--poll", "1", "--quiet-ms", "100"]).await;
+    std::fs::write(dir.join("index.html"), "<p>polled</p>").expect("write");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    assert_eq!(
+        online(&h, "index.html").as_deref(),
+        Some(&b"<p>polled</p>"[..])
+    );
+}
