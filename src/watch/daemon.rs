@@ -174,7 +174,7 @@ impl Daemon {
                 _ = interrupt.recv() => ended = Some(End::Signal),
                 _ = hangup.recv() => self.reload(&mut running, &health),
                 code = wait_build(&mut self.build) => ended = Some(End::Build(code)),
-                _ = tick(&mut watchdog) => self.notifier.watchdog(),
+                _ = super::next_tick(&mut watchdog) => self.notifier.watchdog(),
                 _ = status_tick.tick() => {
                     let status = health.summary(unix_now());
                     if status != last_status {
@@ -273,15 +273,6 @@ enum End {
 async fn wait_build(build: &mut Option<BuildCommand>) -> std::io::Result<i32> {
     match build {
         Some(b) => b.wait().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn tick(interval: &mut Option<tokio::time::Interval>) {
-    match interval {
-        Some(i) => {
-            i.tick().await;
-        }
         None => std::future::pending().await,
     }
 }

@@ -13,3 +13,13 @@ pub mod poller;
 pub mod site;
 pub mod systemd;
 pub mod watcher;
+
+/// The next tick of an optional interval; never, when there is none.
+async fn next_tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

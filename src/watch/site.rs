@@ -18,6 +18,8 @@ use crate::deploy::{CycleSettings, SiteDeployer};
 use crate::remote::Remote;
 use crate::site::scan::{IgnoreRules, ScanOptions};
 
+/// How often to rescan when inotify cannot watch the folder and no `--poll` was given.
+const FALLBACK_POLL: Duration = Duration::from_secs(2);
 /// Events buffered between the watcher and the worker; past that the site is rescanned.
 const EVENT_BUFFER: usize = 4096;
 /// After a failed cycle, try again this much later even if nothing changes.
@@ -45,21 +47,35 @@ impl SiteWorker {
         let dir = std::path::absolute(&self.site.dir).unwrap_or_else(|_| self.site.dir.clone());
         let (events_tx, mut events) = mpsc::channel(EVENT_BUFFER);
         let overflow = Arc::new(AtomicBool::new(false));
-        let mut watcher = match SiteWatcher::start(
-            &dir,
-            self.poll,
-            events_tx,
-            Arc::clone(&overflow),
-        ) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::error!(site = %name, error = %e, "cannot watch the folder; deploying once, without watching");
-                None
+        // Polling (asked for, or because inotify cannot watch this tree) is a rescan on a
+        // timer; the stat cache makes it cheap.
+        let mut watcher = None;
+        let mut polling = self.poll;
+        if polling.is_none() {
+            match SiteWatcher::start(&dir, events_tx, Arc::clone(&overflow)) {
+                Ok(w) => watcher = Some(w),
+                Err(e) if e.limit_reached => {
+                    tracing::error!(
+                        site = %name,
+                        "inotify ran out of watches (fs.inotify.max_user_watches); polling every {}s instead. Raise the limit with `sysctl fs.inotify.max_user_watches=524288` and persist it in /etc/sysctl.d/",
+                        FALLBACK_POLL.as_secs()
+                    );
+                    polling = Some(FALLBACK_POLL);
+                }
+                Err(e) => {
+                    tracing::error!(site = %name, error = %e, "cannot watch the folder; polling every {}s instead", FALLBACK_POLL.as_secs());
+                    polling = Some(FALLBACK_POLL);
+                }
             }
-        };
+        }
+        let mut poll_tick = polling.map(|every| {
+            let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        });
         self.health.update(&name, |h| {
             h.env = self.site.env.clone();
-            h.watching = watcher.is_some();
+            h.watching = true;
         });
         let rules = IgnoreRules::load(&ScanOptions {
             root: dir.clone(),
@@ -106,6 +122,7 @@ impl SiteWorker {
                         }
                     }
                 },
+                _ = super::next_tick(&mut poll_tick) => batch.add_rescan(Instant::now()),
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     if overflow.swap(false, Ordering::SeqCst) {
                         batch.add_rescan(Instant::now());
