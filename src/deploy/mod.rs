@@ -34,8 +34,11 @@ use crate::site::scan::{LocalFile, ScanError, ScanOptions, SkipReason, scan};
 const HASH_IN_FLIGHT: usize = 32;
 /// Save the manifest during a long deploy at least this often…
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(3);
-/// …or after this many uploads, whichever comes first.
+/// …or after this many uploads, whichever comes first…
 const CHECKPOINT_FILES: usize = 200;
+/// …but not more often than this: each save writes the whole manifest, so saving every few
+/// hundred files of a fast, large deploy would cost time quadratic in its size.
+const CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 
 /// How to deploy one site.
 #[derive(Debug)]
@@ -179,6 +182,12 @@ impl SiteDeployer {
             }
             self.url = Some(store.url());
         }
+        tracing::debug!(
+            files = scanned.files.len(),
+            known = manifest.files.len(),
+            ms = elapsed_ms(started),
+            "scanned and loaded"
+        );
         report.url = self.url.clone();
         for skipped in &scanned.skipped {
             if skipped.reason == SkipReason::TooLarge {
@@ -192,6 +201,7 @@ impl SiteDeployer {
         }
 
         let local = resolve_digests(&scanned.files, &manifest, &mut report).await;
+        tracing::debug!(ms = elapsed_ms(started), "digests resolved");
 
         let listing = if first && (manifest.files.is_empty() || self.settings.verify_remote) {
             let prefix = (!site.prefix.is_empty()).then_some(site.prefix.as_str());
@@ -208,6 +218,11 @@ impl SiteDeployer {
         };
 
         let plan = plan::plan(&local, &manifest, listing.as_ref());
+        tracing::debug!(
+            uploads = plan.uploads.len(),
+            ms = elapsed_ms(started),
+            "planned"
+        );
         report.unchanged = plan.unchanged.len();
         report.stale_remote = plan.stale.clone();
 
@@ -439,7 +454,10 @@ impl Checkpoint {
     async fn uploaded(&mut self, record: &mut Manifest) -> Result<(), DeployError> {
         self.dirty = true;
         self.since += 1;
-        if self.since >= CHECKPOINT_FILES || self.last.elapsed() >= CHECKPOINT_EVERY {
+        let since_save = self.last.elapsed();
+        if (self.since >= CHECKPOINT_FILES && since_save >= CHECKPOINT_GAP)
+            || since_save >= CHECKPOINT_EVERY
+        {
             self.save(record).await?;
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! Uploads are ordered in stages so that a visitor never loads a page that references an asset
 //! not yet online: assets first, then pages, then service workers (which may cache pages).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -95,14 +95,17 @@ pub struct Plan {
     pub manifest: BTreeMap<String, ManifestEntry>,
 }
 
-/// Decides what to upload. `remote`, when given, is the store's listing under the site's prefix.
+/// Decides what to upload. `local` must be sorted by key (as the scan gives it); `remote`,
+/// when given, is the store's listing under the site's prefix.
 pub fn plan(
     local: &[LocalItem],
     manifest: &Manifest,
     remote: Option<&BTreeMap<String, RemoteFile>>,
 ) -> Plan {
+    debug_assert!(local.windows(2).all(|w| w[0].key <= w[1].key));
     let mut out = Plan::default();
-    let local_keys: BTreeSet<&str> = local.iter().map(|l| l.key.as_str()).collect();
+    // Built in key order, then turned into a map in one pass.
+    let mut kept: Vec<(String, ManifestEntry)> = Vec::with_capacity(local.len());
     for (index, item) in local.iter().enumerate() {
         let recorded = manifest.files.get(&item.key);
         let verdict = match remote {
@@ -121,13 +124,13 @@ pub fn plan(
         match verdict {
             None => {
                 out.unchanged.push(index);
-                out.manifest.insert(
+                kept.push((
                     item.key.clone(),
                     ManifestEntry {
                         stat: item.stat,
                         digest: item.digest,
                     },
-                );
+                ));
             }
             Some(reason) => out.uploads.push(PlannedUpload {
                 local: index,
@@ -139,20 +142,25 @@ pub fn plan(
     out.uploads
         .sort_by(|a, b| (a.stage, &local[a.local].key).cmp(&(b.stage, &local[b.local].key)));
 
-    let online: Vec<&String> = match remote {
-        Some(listing) => listing.keys().collect(),
-        None => manifest.files.keys().collect(),
+    // Keys online (per the listing, else the manifest) but not local: a merge of two sorted
+    // sequences.
+    let online: Box<dyn Iterator<Item = &String>> = match remote {
+        Some(listing) => Box::new(listing.keys()),
+        None => Box::new(manifest.files.keys()),
     };
+    let mut locals = local.iter().map(|l| &l.key).peekable();
     for key in online {
-        if local_keys.contains(key.as_str()) {
+        while locals.next_if(|l| *l < key).is_some() {}
+        if locals.peek() == Some(&key) {
             continue;
         }
         out.stale.push(key.clone());
         // Still online: keep what the last deploy knew of it.
         if let Some(entry) = manifest.files.get(key) {
-            out.manifest.insert(key.clone(), entry.clone());
+            kept.push((key.clone(), entry.clone()));
         }
     }
+    out.manifest = kept.into_iter().collect();
     out
 }
 
@@ -217,13 +225,14 @@ mod tests {
 
     #[test]
     fn first_deploy_uploads_everything_assets_before_pages_before_workers() {
-        let local = vec![
+        let mut local = vec![
             item("index.html", "<p>"),
             item("sw.js", "self"),
             item("app.js", "js"),
             item("about/index.htm", "<p>a"),
             item("style.css", "css"),
         ];
+        local.sort_by(|a, b| a.key.cmp(&b.key));
         let p = plan(&local, &Manifest::new("e", ""), None);
         let keys: Vec<String> = uploads(&p, &local).into_iter().map(|(k, _)| k).collect();
         assert_eq!(
