@@ -308,17 +308,22 @@ pub async fn hash_files(
 ) -> Vec<(usize, io::Result<Hashed>)> {
     let in_flight = in_flight.max(1);
     let mut results = Vec::with_capacity(files.len());
-    let mut pending = files.into_iter();
+    let mut pending = batches(files).into_iter();
     let mut running = tokio::task::JoinSet::new();
     loop {
         while running.len() < in_flight {
-            let Some((index, path, stat)) = pending.next() else {
+            let Some(batch) = pending.next() else {
                 break;
             };
-            running.spawn_blocking(move || (index, hash_file(&path, stat)));
+            running.spawn_blocking(move || {
+                batch
+                    .into_iter()
+                    .map(|(index, path, stat)| (index, hash_file(&path, stat)))
+                    .collect::<Vec<_>>()
+            });
         }
         match running.join_next().await {
-            Some(Ok(result)) => results.push(result),
+            Some(Ok(batch)) => results.extend(batch),
             // Nothing aborts these tasks, so a join error is a panic in `hash_file`: a bug,
             // which goes on as a panic rather than as one file's error without its index.
             Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
@@ -327,9 +332,58 @@ pub async fn hash_files(
     }
 }
 
+/// Files per blocking task, at most…
+const BATCH_FILES: usize = 64;
+/// …and bytes per task, at most (a larger file is a batch of its own). Handing each small file
+/// to its own task cost more in thread hand-offs than hashing it.
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Groups files, in order, into batches for one blocking task each.
+fn batches(files: Vec<(usize, PathBuf, FileStat)>) -> Vec<Vec<(usize, PathBuf, FileStat)>> {
+    let mut out: Vec<Vec<(usize, PathBuf, FileStat)>> = Vec::new();
+    let mut bytes = 0u64;
+    for file in files {
+        let size = file.2.size;
+        match out.last_mut() {
+            Some(batch) if batch.len() < BATCH_FILES && bytes + size <= BATCH_BYTES => {
+                bytes += size;
+                batch.push(file);
+            }
+            _ => {
+                bytes = size;
+                out.push(vec![file]);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_bound_files_and_bytes_and_keep_order() {
+        let file = |i: usize, size: u64| {
+            (
+                i,
+                PathBuf::from(format!("f{i}")),
+                FileStat {
+                    size,
+                    ..FileStat::default()
+                },
+            )
+        };
+        let small: Vec<_> = (0..130).map(|i| file(i, 10)).collect();
+        let sizes: Vec<usize> = batches(small).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [64, 64, 2]);
+        let mixed = vec![file(0, 10), file(1, BATCH_BYTES), file(2, 10), file(3, 10)];
+        let grouped: Vec<Vec<usize>> = batches(mixed)
+            .iter()
+            .map(|b| b.iter().map(|f| f.0).collect())
+            .collect();
+        assert_eq!(grouped, [vec![0], vec![1], vec![2, 3]]);
+    }
 
     const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
