@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::api::ClientSetupError;
 use crate::config::ConfigError;
+use crate::deploy::DeployError;
 use crate::emulator::EmulatorError;
 use crate::exit::ExitCode;
 use crate::remote::RemoteError;
@@ -20,7 +21,7 @@ pub enum Error {
     #[error(transparent)]
     ClientSetup(#[from] ClientSetupError),
     #[error(transparent)]
-    Deploy(crate::deploy::DeployError),
+    Deploy(DeployError),
     #[error(
         "environment {env} has no static website; open one with `tcb-deploy create --env {env}`"
     )]
@@ -49,14 +50,10 @@ impl Error {
             Self::Remote(e) => e.exit_code(),
             Self::Emulator(_) | Self::ClientSetup(_) | Self::StateDir { .. } => ExitCode::Usage,
             Self::NoStore { .. } => ExitCode::Usage,
-            Self::Deploy(e) => match e {
-                crate::deploy::DeployError::Scan(_) | crate::deploy::DeployError::Manifest(_) => {
-                    ExitCode::Usage
-                }
-                crate::deploy::DeployError::Remote(e) => e.exit_code(),
-                crate::deploy::DeployError::NoStore { .. } => ExitCode::Usage,
-                crate::deploy::DeployError::Task(_) => ExitCode::Remote,
-            },
+            // Remote errors and a missing store arrive as `Remote` and `NoStore` (see `From`):
+            // what is left is the folder or the state dir (usage), or an internal failure.
+            Self::Deploy(DeployError::Task(_)) => ExitCode::Remote,
+            Self::Deploy(_) => ExitCode::Usage,
             Self::WaitTimeout { .. } => ExitCode::Remote,
             Self::Output(_) => ExitCode::Remote,
         }
@@ -72,5 +69,15 @@ impl From<crate::api::ApiError> for Error {
 impl From<crate::auth::AuthError> for Error {
     fn from(e: crate::auth::AuthError) -> Self {
         Error::Remote(e.into())
+    }
+}
+
+impl From<DeployError> for Error {
+    fn from(e: DeployError) -> Self {
+        match e {
+            DeployError::Remote(e) => Error::Remote(e),
+            DeployError::NoStore { env } => Error::NoStore { env },
+            other => Error::Deploy(other),
+        }
     }
 }

@@ -114,15 +114,10 @@ async fn a_missing_ticket_file_names_the_file() {
     let h = Harness::start().await;
     let run = run_tool(
         &["status", "--env", "x"],
-        &vars(&[
-            ("TCB_API_BASE", &h.emulator.base_url()),
-            ("TCB_COMPONENT_APPID", tcb_deploy::emulator::COMPONENT_APPID),
-            (
-                "TCB_COMPONENT_APPSECRET",
-                tcb_deploy::emulator::COMPONENT_APPSECRET,
-            ),
+        &credentials(
+            &h,
             ("TCB_COMPONENT_VERIFY_TICKET_FILE", "/nonexistent/ticket"),
-        ]),
+        ),
     )
     .await;
     assert_eq!(run.code, 2, "{run:?}");
@@ -134,15 +129,7 @@ async fn a_wrong_ticket_is_reported_with_advice() {
     let h = Harness::start().await;
     let run = run_tool(
         &["status", "--env", "x"],
-        &vars(&[
-            ("TCB_API_BASE", &h.emulator.base_url()),
-            ("TCB_COMPONENT_APPID", tcb_deploy::emulator::COMPONENT_APPID),
-            (
-                "TCB_COMPONENT_APPSECRET",
-                tcb_deploy::emulator::COMPONENT_APPSECRET,
-            ),
-            ("TCB_COMPONENT_VERIFY_TICKET", "stale-ticket"),
-        ]),
+        &credentials(&h, ("TCB_COMPONENT_VERIFY_TICKET", "stale-ticket")),
     )
     .await;
     assert_eq!(run.code, 3, "{run:?}");
@@ -150,4 +137,17 @@ async fn a_wrong_ticket_is_reported_with_advice() {
     assert!(line.contains("61006"), "{line}");
     assert!(line.contains("ticket"), "{line}");
     assert!(!run.output().contains("stale-ticket"), "{run:?}");
+}
+
+/// The emulator's component appid and secret, with the verify ticket given as `ticket`.
+fn credentials(h: &Harness, ticket: (&str, &str)) -> Vec<(String, String)> {
+    vars(&[
+        ("TCB_API_BASE", &h.emulator.base_url()),
+        ("TCB_COMPONENT_APPID", tcb_deploy::emulator::COMPONENT_APPID),
+        (
+            "TCB_COMPONENT_APPSECRET",
+            tcb_deploy::emulator::COMPONENT_APPSECRET,
+        ),
+        ticket,
+    ])
 }

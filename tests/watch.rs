@@ -385,10 +385,17 @@ async fn the_watch_ends_with_its_build_command() {
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
     let d = dir.to_str().expect("utf-8");
-    // The "build" writes a file, says so, and exits 3 once it sees the deploy happened.
+    // The "build" writes a file, says so, then waits on a FIFO (outside the site) until the test
+    // has seen the deploy, and exits 3.
+    let fifo = root.path().join("go");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
     let script = format!(
-        "echo building; echo '<p>built</p>' > {d}/built.html; \
-         while [ ! -f {d}/.done ]; do sleep 0.05; done; exit 3"
+        "echo building; echo '<p>built</p>' > {d}/built.html; read go < {}; exit 3",
+        fifo.to_str().expect("utf-8")
     );
     let mut daemon = Daemon::start(
         &h,
@@ -410,7 +417,9 @@ async fn the_watch_ends_with_its_build_command() {
     .await;
     daemon.wait_for(&["[build] building"]).await;
     daemon.wait_for(&["path=\"built.html\""]).await;
-    std::fs::write(dir.join(".done"), "").expect("write");
+    tokio::fs::write(&fifo, "go\n")
+        .await
+        .expect("write to the FIFO");
     assert_eq!(daemon.exit_code().await, 3);
     assert!(online(&h, "built.html").is_some());
 }

@@ -127,6 +127,10 @@ impl ApiClient {
     ) -> Result<A, ApiError> {
         let url = self.url(endpoint, &token);
         tracing::debug!(%endpoint, "calling");
+        let transport = |e| ApiError::Transport {
+            endpoint,
+            detail: transport_detail(e),
+        };
         let answer = self
             .http
             .post(url)
@@ -134,15 +138,9 @@ impl ApiClient {
             .json(body)
             .send()
             .await
-            .map_err(|e| ApiError::Transport {
-                endpoint,
-                detail: transport_detail(e),
-            })?;
+            .map_err(transport)?;
         let status = answer.status().as_u16();
-        let bytes = answer.bytes().await.map_err(|e| ApiError::Transport {
-            endpoint,
-            detail: transport_detail(e),
-        })?;
+        let bytes = answer.bytes().await.map_err(transport)?;
         parse_answer(endpoint, status, &bytes)
     }
 

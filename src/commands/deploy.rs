@@ -3,7 +3,7 @@
 use crate::cli::SiteArgs;
 use crate::config::{Config, ConfigError, Site, normalize_prefix};
 use crate::deploy::headers::HeaderRules;
-use crate::deploy::{DeployError, DeployOptions, deploy};
+use crate::deploy::{DeployOptions, deploy};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::remote::Remote;
@@ -91,14 +91,4 @@ pub fn select_sites(
         .into());
     }
     Ok(chosen)
-}
-
-impl From<DeployError> for Error {
-    fn from(e: DeployError) -> Self {
-        match e {
-            DeployError::Remote(e) => Error::Remote(e),
-            DeployError::NoStore { env } => Error::NoStore { env },
-            other => Error::Deploy(other),
-        }
-    }
 }

@@ -57,12 +57,12 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
             deploy::run(&connection.remote, &config, &args.site, args.json, true).await
         }
         Command::Watch(args) => {
-            let reload = watch::Reload {
+            let source = watch::ConfigSource {
                 file: cli.config.clone(),
                 vars: vars.clone(),
                 flags,
             };
-            watch::run(&connection, &config, args, reload).await
+            watch::run(&connection, &config, args, source).await
         }
         Command::Emulator(_) => unreachable!("handled above"),
     };

@@ -14,11 +14,11 @@ use crate::exit::ExitCode;
 use crate::retry::RetryPolicy;
 use crate::watch::batch::Timing;
 use crate::watch::child::BuildCommand;
-use crate::watch::daemon::{Daemon, DaemonSettings};
+use crate::watch::daemon::{Daemon, DaemonSettings, Reload};
 use crate::watch::systemd::Notifier;
 
-/// What SIGHUP reads again.
-pub struct Reload {
+/// Where SIGHUP reads the configuration again from.
+pub struct ConfigSource {
     pub file: Option<PathBuf>,
     pub vars: BTreeMap<String, String>,
     pub flags: Settings,
@@ -28,11 +28,11 @@ pub async fn run(
     connection: &Connection,
     config: &Config,
     args: &WatchArgs,
-    reload: Reload,
+    source: ConfigSource,
 ) -> Result<ExitCode, Error> {
     let sites = chosen_sites(config, &args.site)?;
     super::create::open_local_stores(config, &connection.remote, &sites).await?;
-    let notifier = Notifier::from_env(&reload.vars);
+    let notifier = Notifier::from_env(&source.vars);
     let build = if args.build.is_empty() {
         None
     } else {
@@ -42,12 +42,12 @@ pub async fn run(
         )
     };
     // Sites given on the command line are not in the file: nothing to reload.
-    let reload: Option<crate::watch::daemon::Reload> = if args.site.dir.is_some() {
+    let reload: Option<Reload> = if args.site.dir.is_some() {
         None
     } else {
         let (name, env) = (args.site.site.clone(), args.site.env.clone());
         Some(Box::new(move || {
-            let config = Config::load(reload.file.as_deref(), &reload.vars, reload.flags.clone())?;
+            let config = Config::load(source.file.as_deref(), &source.vars, source.flags.clone())?;
             select_sites(&config, name.as_deref(), env.as_deref())
         }))
     };

@@ -391,7 +391,9 @@ async fn resolve_digests(
                     digest,
                 }),
                 Ok(Hashed::Changing) if attempt == 0 => {
-                    let stat = std::fs::metadata(&f.path)
+                    // Hash it again as it is now, once the others are done.
+                    let stat = tokio::fs::metadata(&f.path)
+                        .await
                         .map(|m| crate::site::FileStat::of(&m))
                         .unwrap_or(f.stat);
                     to_hash.push((i, f.path.clone(), stat));
