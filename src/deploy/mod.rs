@@ -27,7 +27,8 @@ use crate::remote::{Remote, RemoteError};
 use crate::retry::RetryPolicy;
 use crate::site::hash::{Hashed, hash_files};
 use crate::site::manifest::{Manifest, ManifestError, ManifestStore};
-use crate::site::scan::{LocalFile, ScanError, ScanOptions, SkipReason, scan};
+use crate::site::FileStat;
+use crate::site::scan::{LocalFile, ScanError, ScanOptions, SkipReason, path_of, scan};
 
 /// Reads in flight while hashing: enough to keep the disk busy (measured: 32 threads hash a
 /// 2 GB / 50k-file tree in 1.65 s, 2 threads in 3.8 s).
@@ -200,7 +201,7 @@ impl SiteDeployer {
             }
         }
 
-        let local = resolve_digests(&scanned.files, &manifest, &mut report).await;
+        let local = resolve_digests(site, scanned.files, &manifest, &mut report).await;
         tracing::debug!(ms = elapsed_ms(started), "digests resolved");
 
         let listing = if first && (manifest.files.is_empty() || self.settings.verify_remote) {
@@ -217,14 +218,17 @@ impl SiteDeployer {
             None
         };
 
-        let plan = plan::plan(&local, &manifest, listing.as_ref());
+        // The manifest becomes the record of this deploy: one map, updated in place.
+        let mut record = manifest;
+        let plan = plan::plan(&local, &mut record.files, listing.as_ref());
+        drop(listing);
         tracing::debug!(
             uploads = plan.uploads.len(),
             ms = elapsed_ms(started),
             "planned"
         );
-        report.unchanged = plan.unchanged.len();
-        report.stale_remote = plan.stale.clone();
+        report.unchanged = plan.unchanged;
+        report.stale_remote = plan.stale;
 
         if dry_run {
             report.planned = Some(
@@ -237,30 +241,18 @@ impl SiteDeployer {
                     })
                     .collect(),
             );
-            self.manifest = Some(manifest);
+            self.manifest = Some(record);
             report.duration_ms = elapsed_ms(started);
             return Ok(report);
         }
 
-        let mut record = Manifest::new(&site.env, &site.prefix);
-        record.saved_at_ns = manifest.saved_at_ns;
-        record.files = plan.manifest;
-        let dirty = record.files != manifest.files;
-        drop(manifest);
         let mut progress = Progress {
             record,
-            checkpoint: Checkpoint::new(Arc::clone(&self.store), dirty),
+            checkpoint: Checkpoint::new(Arc::clone(&self.store), plan.record_changed),
             report,
         };
         let result = self
-            .upload(
-                remote,
-                &scanned.files,
-                &local,
-                &plan.uploads,
-                &mut progress,
-                stop,
-            )
+            .upload(remote, &local, &plan.uploads, &mut progress, stop)
             .await;
         let Progress {
             mut record,
@@ -279,7 +271,6 @@ impl SiteDeployer {
     async fn upload(
         &self,
         remote: &Remote,
-        files: &[LocalFile],
         local: &[LocalItem],
         uploads: &[plan::PlannedUpload],
         progress: &mut Progress,
@@ -291,40 +282,33 @@ impl SiteDeployer {
             checkpoint,
             report,
         } = progress;
-        let paths: BTreeMap<&str, &Path> = files
-            .iter()
-            .map(|f| (f.key.as_str(), f.path.as_path()))
-            .collect();
         let mut held_back = false;
         for stage in [Stage::Asset, Stage::Page, Stage::Worker] {
-            let jobs: Vec<UploadJob<'_>> = uploads
+            let keys = uploads
                 .iter()
                 .filter(|u| u.stage == stage)
-                .map(|u| {
-                    let key = local[u.local].key.as_str();
-                    UploadJob {
-                        key,
-                        path: paths[key],
-                        headers: site.headers.for_path(&key[site.prefix.len()..]),
-                    }
-                })
-                .collect();
+                .map(|u| local[u.local].key.as_str());
             if held_back {
-                for job in &jobs {
+                for key in keys {
                     report.fail(
-                        job.key,
+                        key,
                         "held back because files of an earlier stage failed, so that no page references a file that is not online",
                     );
                 }
                 continue;
             }
             // Keep `concurrency` uploads in flight; once stopping, start nothing new and let
-            // those in flight finish.
-            let mut pending = jobs.iter();
+            // those in flight finish. A job (path, headers) exists only while in flight.
+            let mut pending = keys;
             let mut in_flight = FuturesUnordered::new();
             loop {
                 while in_flight.len() < self.settings.concurrency && !stop.load(Ordering::SeqCst) {
-                    let Some(job) = pending.next() else { break };
+                    let Some(key) = pending.next() else { break };
+                    let job = UploadJob {
+                        key,
+                        path: path_of(&site.dir, &site.prefix, key),
+                        headers: site.headers.for_path(&key[site.prefix.len()..]),
+                    };
                     in_flight.push(timed_upload(remote, &site.env, job, self.settings.retry));
                 }
                 let Some((job, result, ms)) = in_flight.next().await else {
@@ -358,56 +342,76 @@ impl SiteDeployer {
     }
 }
 
-/// Digests of the scanned files: from the manifest when the stat matches (no read), else by
-/// hashing. A file that changes while read is hashed once more; a vanished one is dropped.
+/// Digests of the scanned files, in their (key) order: from the manifest when the stat
+/// matches (no read), else by hashing. A file that changes while read is hashed once more; a
+/// vanished one is dropped. The keys move from `files` into the items.
 async fn resolve_digests(
-    files: &[LocalFile],
+    site: &Site,
+    files: Vec<LocalFile>,
     manifest: &Manifest,
     report: &mut Report,
 ) -> Vec<LocalItem> {
     let mut local = Vec::with_capacity(files.len());
     let mut to_hash = Vec::new();
-    for (i, f) in files.iter().enumerate() {
-        match manifest.cached_digest(&f.key, &f.stat) {
-            Some(digest) => local.push(LocalItem {
-                key: f.key.clone(),
-                stat: f.stat,
-                digest,
-            }),
-            None => to_hash.push((i, f.path.clone(), f.stat)),
+    for (i, f) in files.into_iter().enumerate() {
+        let cached = manifest.cached_digest(&f.key, &f.stat);
+        if cached.is_none() {
+            to_hash.push((i, path_of(&site.dir, &site.prefix, &f.key), f.stat));
         }
+        local.push(LocalItem {
+            key: f.key,
+            stat: f.stat,
+            digest: cached.unwrap_or_default(),
+        });
     }
+    // Items whose digest could not be had: vanished, failed, or still changing.
+    let mut dropped = Vec::new();
     for attempt in 0..2 {
         if to_hash.is_empty() {
             break;
         }
         let results = hash_files(std::mem::take(&mut to_hash), HASH_IN_FLIGHT).await;
-        for (i, result) in results {
-            let f = &files[i];
+        for (i, path, result) in results {
+            let item = &mut local[i];
             match result {
-                Ok(Hashed::Done { digest, stat }) => local.push(LocalItem {
-                    key: f.key.clone(),
-                    stat,
-                    digest,
-                }),
+                Ok(Hashed::Done { digest, stat }) => {
+                    item.digest = digest;
+                    item.stat = stat;
+                }
                 Ok(Hashed::Changing) if attempt == 0 => {
                     // Hash it again as it is now, once the others are done.
-                    let stat = tokio::fs::metadata(&f.path)
+                    let stat = tokio::fs::metadata(&path)
                         .await
-                        .map(|m| crate::site::FileStat::of(&m))
-                        .unwrap_or(f.stat);
-                    to_hash.push((i, f.path.clone(), stat));
+                        .map(|m| FileStat::of(&m))
+                        .unwrap_or(item.stat);
+                    to_hash.push((i, path, stat));
                 }
-                Ok(Hashed::Changing) => report.fail(
-                    &f.key,
-                    "kept changing while being read; it will be picked up by the next deploy",
-                ),
-                Ok(Hashed::Vanished) => report.skipped += 1,
-                Err(e) => report.fail(&f.key, format!("cannot read {}: {e}", f.path.display())),
+                Ok(Hashed::Changing) => {
+                    report.fail(
+                        &item.key,
+                        "kept changing while being read; it will be picked up by the next deploy",
+                    );
+                    dropped.push(i);
+                }
+                Ok(Hashed::Vanished) => {
+                    report.skipped += 1;
+                    dropped.push(i);
+                }
+                Err(e) => {
+                    report.fail(&item.key, format!("cannot read {}: {e}", path.display()));
+                    dropped.push(i);
+                }
             }
         }
     }
-    local.sort_by(|a, b| a.key.cmp(&b.key));
+    if !dropped.is_empty() {
+        dropped.sort_unstable();
+        let mut index = 0;
+        local.retain(|_| {
+            index += 1;
+            dropped.binary_search(&(index - 1)).is_err()
+        });
+    }
     local
 }
 
@@ -415,15 +419,11 @@ async fn resolve_digests(
 async fn timed_upload<'j>(
     remote: &Remote,
     env: &str,
-    job: &'j UploadJob<'j>,
+    job: UploadJob<'j>,
     retry: RetryPolicy,
-) -> (
-    &'j UploadJob<'j>,
-    Result<upload::Uploaded, UploadError>,
-    u64,
-) {
+) -> (UploadJob<'j>, Result<upload::Uploaded, UploadError>, u64) {
     let begun = Instant::now();
-    let result = upload_file(remote, env, job, retry).await;
+    let result = upload_file(remote, env, &job, retry).await;
     (job, result, elapsed_ms(begun))
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::api::RemoteFile;
 use crate::site::FileStat;
 use crate::site::hash::Digest;
-use crate::site::manifest::{Manifest, ManifestEntry};
+use crate::site::manifest::ManifestEntry;
 
 /// Upload order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -85,83 +85,119 @@ pub struct PlannedUpload {
 pub struct Plan {
     /// In upload order: by stage, then by key.
     pub uploads: Vec<PlannedUpload>,
-    /// Indexes of local files already online as they are.
-    pub unchanged: Vec<usize>,
+    /// Local files already online as they are.
+    pub unchanged: usize,
     /// Keys online (per the listing, else per the manifest) with no local file: this API cannot
     /// delete them, so they are reported, never claimed deleted.
     pub stale: Vec<String>,
-    /// The manifest to start from: entries of unchanged files (confirmed or adopted from the
-    /// listing) and of stale files still online. Uploaded files are added as they succeed.
-    pub manifest: BTreeMap<String, ManifestEntry>,
+    /// Whether [`plan`] changed the record it was given.
+    pub record_changed: bool,
 }
 
 /// Decides what to upload. `local` must be sorted by key (as the scan gives it); `remote`,
 /// when given, is the store's listing under the site's prefix.
+///
+/// `record` comes in as the manifest of the last deploy and goes out as the manifest to start
+/// this deploy from, each uploaded file to be added as it succeeds. It names only what is
+/// online: unchanged files get their current stat; a changed file keeps its entry, which still
+/// describes the bytes online until the upload replaces them. With a listing, the listing is
+/// the truth: files online as they are locally are adopted, and entries the store contradicts
+/// are dropped.
 pub fn plan(
     local: &[LocalItem],
-    manifest: &Manifest,
+    record: &mut BTreeMap<String, ManifestEntry>,
     remote: Option<&BTreeMap<String, RemoteFile>>,
 ) -> Plan {
-    debug_assert!(local.windows(2).all(|w| w[0].key <= w[1].key));
+    debug_assert!(local.windows(2).all(|w| w[0].key < w[1].key));
     let mut out = Plan::default();
-    // Built in key order, then turned into a map in one pass.
-    let mut kept: Vec<(String, ManifestEntry)> = Vec::with_capacity(local.len());
-    for (index, item) in local.iter().enumerate() {
-        let recorded = manifest.files.get(&item.key);
-        let verdict = match remote {
-            Some(listing) => match listing.get(&item.key) {
-                Some(online) if same_bytes(online, item) => None,
-                Some(_) => Some(Reason::Changed),
-                None if recorded.is_some() => Some(Reason::MissingRemotely),
-                None => Some(Reason::New),
-            },
-            None => match recorded {
-                Some(entry) if entry.digest == item.digest => None,
-                Some(_) => Some(Reason::Changed),
-                None => Some(Reason::New),
-            },
-        };
-        match verdict {
-            None => {
-                out.unchanged.push(index);
-                kept.push((
-                    item.key.clone(),
-                    ManifestEntry {
-                        stat: item.stat,
-                        digest: item.digest,
-                    },
-                ));
-            }
-            Some(reason) => out.uploads.push(PlannedUpload {
-                local: index,
-                reason,
-                stage: Stage::of(&item.key),
-            }),
-        }
+    match remote {
+        None => against_record(local, record, &mut out),
+        Some(listing) => against_listing(local, record, listing, &mut out),
     }
     out.uploads
         .sort_by(|a, b| (a.stage, &local[a.local].key).cmp(&(b.stage, &local[b.local].key)));
-
-    // Keys online (per the listing, else the manifest) but not local: a merge of two sorted
-    // sequences.
-    let online: Box<dyn Iterator<Item = &String>> = match remote {
-        Some(listing) => Box::new(listing.keys()),
-        None => Box::new(manifest.files.keys()),
-    };
-    let mut locals = local.iter().map(|l| &l.key).peekable();
-    for key in online {
-        while locals.next_if(|l| *l < key).is_some() {}
-        if locals.peek() == Some(&key) {
-            continue;
-        }
-        out.stale.push(key.clone());
-        // Still online: keep what the last deploy knew of it.
-        if let Some(entry) = manifest.files.get(key) {
-            kept.push((key.clone(), entry.clone()));
-        }
-    }
-    out.manifest = kept.into_iter().collect();
     out
+}
+
+/// Trusts the record: one merge of two sorted sequences, no lookups.
+fn against_record(
+    local: &[LocalItem],
+    record: &mut BTreeMap<String, ManifestEntry>,
+    out: &mut Plan,
+) {
+    let mut recorded = record.iter_mut().peekable();
+    for (index, item) in local.iter().enumerate() {
+        while let Some((key, _)) = recorded.next_if(|(key, _)| key.as_str() < item.key.as_str()) {
+            out.stale.push(key.clone());
+        }
+        let reason = match recorded.next_if(|(key, _)| **key == item.key) {
+            Some((_, entry)) if entry.digest == item.digest => {
+                out.unchanged += 1;
+                if entry.stat != item.stat {
+                    entry.stat = item.stat;
+                    out.record_changed = true;
+                }
+                continue;
+            }
+            Some(_) => Reason::Changed,
+            None => Reason::New,
+        };
+        out.uploads.push(upload(index, item, reason));
+    }
+    out.stale.extend(recorded.map(|(key, _)| key.clone()));
+}
+
+/// Trusts the store's listing over the record.
+fn against_listing(
+    local: &[LocalItem],
+    record: &mut BTreeMap<String, ManifestEntry>,
+    listing: &BTreeMap<String, RemoteFile>,
+    out: &mut Plan,
+) {
+    let mut online = listing.iter().peekable();
+    for (index, item) in local.iter().enumerate() {
+        while let Some((key, _)) = online.next_if(|(key, _)| key.as_str() < item.key.as_str()) {
+            out.stale.push(key.clone());
+        }
+        let reason = match online.next_if(|(key, _)| **key == item.key) {
+            Some((_, file)) if same_bytes(file, item) => {
+                out.unchanged += 1;
+                let entry = ManifestEntry {
+                    stat: item.stat,
+                    digest: item.digest,
+                };
+                if record.get(&item.key) != Some(&entry) {
+                    record.insert(item.key.clone(), entry);
+                    out.record_changed = true;
+                }
+                continue;
+            }
+            Some(_) => Reason::Changed,
+            None if record.contains_key(&item.key) => Reason::MissingRemotely,
+            None => Reason::New,
+        };
+        // The store does not hold these bytes, whatever the record said.
+        out.record_changed |= record.remove(&item.key).is_some();
+        out.uploads.push(upload(index, item, reason));
+    }
+    out.stale.extend(online.map(|(key, _)| key.clone()));
+    // Recorded but neither local nor online: nothing to say about it any more.
+    let before = record.len();
+    record.retain(|key, _| {
+        listing.contains_key(key)
+            || local
+                .binary_search_by(|item| item.key.as_str().cmp(key))
+                .is_ok()
+    });
+    out.record_changed |= record.len() != before;
+}
+
+fn upload(index: usize, item: &LocalItem, reason: Reason) -> PlannedUpload {
+    PlannedUpload {
+        local: index,
+        reason,
+        stage: Stage::of(&item.key),
+    }
 }
 
 fn same_bytes(online: &RemoteFile, item: &LocalItem) -> bool {
@@ -185,18 +221,17 @@ mod tests {
         }
     }
 
-    fn manifest_of(items: &[LocalItem]) -> Manifest {
-        let mut m = Manifest::new("e", "");
-        for i in items {
-            m.files.insert(
-                i.key.clone(),
-                ManifestEntry {
+    fn record_of(items: &[LocalItem]) -> BTreeMap<String, ManifestEntry> {
+        items
+            .iter()
+            .map(|i| {
+                let entry = ManifestEntry {
                     stat: i.stat,
                     digest: i.digest,
-                },
-            );
-        }
-        m
+                };
+                (i.key.clone(), entry)
+            })
+            .collect()
     }
 
     fn listing_of(items: &[LocalItem]) -> BTreeMap<String, RemoteFile> {
@@ -233,7 +268,7 @@ mod tests {
             item("style.css", "css"),
         ];
         local.sort_by(|a, b| a.key.cmp(&b.key));
-        let p = plan(&local, &Manifest::new("e", ""), None);
+        let p = plan(&local, &mut BTreeMap::new(), None);
         let keys: Vec<String> = uploads(&p, &local).into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
@@ -246,29 +281,50 @@ mod tests {
             ]
         );
         assert!(p.uploads.iter().all(|u| u.reason == Reason::New));
-        assert!(p.unchanged.is_empty() && p.stale.is_empty());
+        assert!(p.unchanged == 0 && p.stale.is_empty() && !p.record_changed);
     }
 
     #[test]
     fn unchanged_site_uploads_nothing() {
         let local = vec![item("a.js", "1"), item("index.html", "2")];
-        let p = plan(&local, &manifest_of(&local), None);
+        let mut record = record_of(&local);
+        let p = plan(&local, &mut record, None);
         assert!(p.uploads.is_empty());
-        assert_eq!(p.unchanged, [0, 1]);
-        assert_eq!(p.manifest.len(), 2);
+        assert_eq!(p.unchanged, 2);
+        assert_eq!(record, record_of(&local));
+        assert!(!p.record_changed);
+    }
+
+    #[test]
+    fn a_touched_file_is_unchanged_and_its_new_stat_recorded() {
+        let local = vec![item("a.js", "1")];
+        let mut record = record_of(&local);
+        let mut touched = local.clone();
+        touched[0].stat.mtime_ns = 99;
+        let p = plan(&touched, &mut record, None);
+        assert!(p.uploads.is_empty());
+        assert_eq!(p.unchanged, 1);
+        assert_eq!(record["a.js"].stat.mtime_ns, 99);
+        assert!(p.record_changed);
     }
 
     #[test]
     fn changed_and_new_files_are_uploaded_with_their_reason() {
         let before = vec![item("a.js", "1"), item("b.js", "2")];
         let now = vec![item("a.js", "1"), item("b.js", "22"), item("c.js", "3")];
-        let p = plan(&now, &manifest_of(&before), None);
+        let mut record = record_of(&before);
+        let p = plan(&now, &mut record, None);
         assert_eq!(
             uploads(&p, &now),
             [
                 ("b.js".into(), Reason::Changed),
                 ("c.js".into(), Reason::New)
             ]
+        );
+        assert_eq!(
+            record,
+            record_of(&before),
+            "the changed file's entry still describes what is online"
         );
     }
 
@@ -280,7 +336,8 @@ mod tests {
             item("b.js", "changed"),
             item("new.css", "n"),
         ];
-        let p = plan(&now, &Manifest::new("e", ""), Some(&listing_of(&online)));
+        let mut record = BTreeMap::new();
+        let p = plan(&now, &mut record, Some(&listing_of(&online)));
         assert_eq!(
             uploads(&p, &now),
             [
@@ -288,25 +345,30 @@ mod tests {
                 ("new.css".into(), Reason::New)
             ]
         );
-        assert_eq!(p.unchanged, [0]);
+        assert_eq!(p.unchanged, 1);
         assert_eq!(p.stale, ["gone.html"]);
         // The unchanged file is adopted into the manifest, so the next run need not list again.
-        assert!(p.manifest.contains_key("a.js"));
+        assert_eq!(record, record_of(&now[..1]));
+        assert!(p.record_changed);
     }
 
     #[test]
     fn verify_remote_finds_files_missing_from_the_store() {
         let local = vec![item("a.js", "1"), item("b.js", "2")];
         let listing = listing_of(&local[..1]);
-        let p = plan(&local, &manifest_of(&local), Some(&listing));
+        let mut record = record_of(&local);
+        record.insert("deleted-everywhere.js".into(), record["a.js"].clone());
+        let p = plan(&local, &mut record, Some(&listing));
         assert_eq!(
             uploads(&p, &local),
             [("b.js".into(), Reason::MissingRemotely)]
         );
-        assert!(
-            !p.manifest.contains_key("b.js"),
-            "not online, so not recorded"
+        assert_eq!(
+            record,
+            record_of(&local[..1]),
+            "what is not online is not recorded"
         );
+        assert!(p.record_changed);
     }
 
     #[test]
@@ -314,18 +376,37 @@ mod tests {
         let local = vec![item("a.js", "1")];
         let mut listing = listing_of(&local);
         listing.get_mut("a.js").unwrap().size = 99;
-        let p = plan(&local, &Manifest::new("e", ""), Some(&listing));
+        let mut record = record_of(&local);
+        let p = plan(&local, &mut record, Some(&listing));
         assert_eq!(uploads(&p, &local), [("a.js".into(), Reason::Changed)]);
+        assert!(record.is_empty(), "the online bytes are not the recorded ones");
     }
 
     #[test]
     fn files_deleted_locally_are_stale_and_stay_recorded() {
         let before = vec![item("a.js", "1"), item("old.html", "o")];
         let now = vec![item("a.js", "1")];
-        let p = plan(&now, &manifest_of(&before), None);
+        let mut record = record_of(&before);
+        let p = plan(&now, &mut record, None);
         assert_eq!(p.stale, ["old.html"]);
-        assert!(p.manifest.contains_key("old.html"));
+        assert!(record.contains_key("old.html"));
         assert!(p.uploads.is_empty());
+    }
+
+    #[test]
+    fn stale_keys_are_found_before_between_and_after_local_ones() {
+        let before = vec![
+            item("0.js", "0"),
+            item("a.js", "1"),
+            item("m.js", "m"),
+            item("z.js", "z"),
+        ];
+        let now = vec![item("a.js", "1"), item("b.js", "2")];
+        let p = plan(&now, &mut record_of(&before), None);
+        assert_eq!(p.stale, ["0.js", "m.js", "z.js"]);
+        let p = plan(&now, &mut BTreeMap::new(), Some(&listing_of(&before)));
+        assert_eq!(p.stale, ["0.js", "m.js", "z.js"]);
+        assert_eq!(uploads(&p, &now), [("b.js".into(), Reason::New)]);
     }
 
     #[test]

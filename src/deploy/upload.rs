@@ -3,7 +3,7 @@
 //! check the returned ETag against the MD5 of what was sent. Only then is the file recorded.
 
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -28,7 +28,7 @@ const READ_ATTEMPTS: u32 = 3;
 #[derive(Debug)]
 pub struct UploadJob<'a> {
     pub key: &'a str,
-    pub path: &'a Path,
+    pub path: PathBuf,
     pub headers: FileHeaders,
 }
 
@@ -64,7 +64,7 @@ pub async fn upload_file(
     let mut retries = 0;
     let mut fresh_link_for_signature = false;
     loop {
-        let (stat, payload) = read(job.path).await?;
+        let (stat, payload) = read(&job.path).await?;
         let link = remote
             .upload_link(env, job.key)
             .await

@@ -7,11 +7,12 @@
 //! `.gitignore` files and git's global excludes are deliberately not read: a build folder is
 //! deployed whatever the repository ignores.
 //!
-//! `.deployignore` files in subfolders are applied by the scan's walker, which reads them as it
-//! enters each folder. They can exclude more, or bring back what an outer `.deployignore` in a
+//! `.deployignore` files in subfolders are applied by the scan's walker, which reads them
+//! ([`folder_rules`]) as it enters each folder. They can exclude more, or bring back what an outer `.deployignore` in a
 //! subfolder excluded; they cannot bring back what the root rules exclude, because the walker
 //! asks both and leaves out what either excludes. [`IgnoreRules`] alone knows only the root rules.
 
+use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -81,15 +82,7 @@ impl IgnoreRules {
                 })?;
         }
         if let Some((path, text)) = root_file {
-            for (index, line) in text.lines().enumerate() {
-                builder
-                    .add_line(Some(path.to_path_buf()), line)
-                    .map_err(|e| ScanError::InvalidIgnoreFile {
-                        path: path.to_path_buf(),
-                        line: index as u64 + 1,
-                        reason: glob_error_reason(&e),
-                    })?;
-            }
+            add_file_lines(&mut builder, path, text)?;
         }
         let matcher = builder.build().map_err(|e| ScanError::InvalidGlob {
             glob: "(the ignore patterns together)".to_owned(),
@@ -128,6 +121,42 @@ impl IgnoreRules {
         relative.file_name() == Some(IGNORE_FILE_NAME.as_ref())
             || self.matcher.matched(relative, is_dir).is_ignore()
     }
+}
+
+/// The rules of a `.deployignore` in a subfolder, matched against paths relative to that
+/// subfolder. `None` when the folder has no such file (or the name is not a file).
+pub(super) fn folder_rules(folder: &Path) -> Result<Option<Gitignore>, ScanError> {
+    let path = folder.join(IGNORE_FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IsADirectory) => {
+            return Ok(None);
+        }
+        Err(source) => return Err(ScanError::IgnoreFileUnreadable { path, source }),
+    };
+    let mut builder = GitignoreBuilder::new(".");
+    add_file_lines(&mut builder, &path, &text)?;
+    let matcher = builder.build().map_err(|e| ScanError::InvalidIgnoreFile {
+        path: path.clone(),
+        line: 0,
+        reason: glob_error_reason(&e),
+    })?;
+    Ok(Some(matcher))
+}
+
+/// Adds every line of the ignore file at `path`, naming the file and line of the first that
+/// is not a valid pattern.
+fn add_file_lines(builder: &mut GitignoreBuilder, path: &Path, text: &str) -> Result<(), ScanError> {
+    for (index, line) in text.lines().enumerate() {
+        builder
+            .add_line(Some(path.to_path_buf()), line)
+            .map_err(|e| ScanError::InvalidIgnoreFile {
+                path: path.to_path_buf(),
+                line: index as u64 + 1,
+                reason: glob_error_reason(&e),
+            })?;
+    }
+    Ok(())
 }
 
 /// The glob's own complaint, without the crate's "error parsing glob" preamble.
