@@ -25,9 +25,9 @@ use self::upload::{UploadError, UploadJob, upload_file};
 use crate::config::Site;
 use crate::remote::{Remote, RemoteError};
 use crate::retry::RetryPolicy;
+use crate::site::FileStat;
 use crate::site::hash::{Hashed, hash_files};
 use crate::site::manifest::{Manifest, ManifestError, ManifestStore};
-use crate::site::FileStat;
 use crate::site::scan::{LocalFile, ScanError, ScanOptions, SkipReason, path_of, scan};
 
 /// Reads in flight while hashing: enough to keep the disk busy (measured: 32 threads hash a

@@ -379,7 +379,10 @@ mod tests {
         let mut record = record_of(&local);
         let p = plan(&local, &mut record, Some(&listing));
         assert_eq!(uploads(&p, &local), [("a.js".into(), Reason::Changed)]);
-        assert!(record.is_empty(), "the online bytes are not the recorded ones");
+        assert!(
+            record.is_empty(),
+            "the online bytes are not the recorded ones"
+        );
     }
 
     #[test]

@@ -146,7 +146,11 @@ pub(super) fn folder_rules(folder: &Path) -> Result<Option<Gitignore>, ScanError
 
 /// Adds every line of the ignore file at `path`, naming the file and line of the first that
 /// is not a valid pattern.
-fn add_file_lines(builder: &mut GitignoreBuilder, path: &Path, text: &str) -> Result<(), ScanError> {
+fn add_file_lines(
+    builder: &mut GitignoreBuilder,
+    path: &Path,
+    text: &str,
+) -> Result<(), ScanError> {
     for (index, line) in text.lines().enumerate() {
         builder
             .add_line(Some(path.to_path_buf()), line)

@@ -195,8 +195,7 @@ fn config_globs_exclude_in_gitignore_syntax() {
 
 #[test]
 fn root_deployignore_applies_with_negation_and_is_not_deployed() {
-    let site =
-        Site::with_files(&["index.html", "notes.txt", "docs/todo.txt", "keep.txt", "a~"]);
+    let site = Site::with_files(&["index.html", "notes.txt", "docs/todo.txt", "keep.txt", "a~"]);
     site.write(".deployignore", "# drafts\n*.txt\n!keep.txt\n!a~\n");
     assert_eq!(keys(&site.scan()), ["a~", "index.html", "keep.txt"]);
 }

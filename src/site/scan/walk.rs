@@ -15,8 +15,8 @@ use ignore::Match;
 use ignore::gitignore::Gitignore;
 
 use super::{
-    IGNORE_FILE_NAME, IgnoreRules, LocalFile, MAX_OBJECT_SIZE, ScanError, ScanOptions,
-    SkipReason, Skipped, skip, unreadable_reason,
+    IGNORE_FILE_NAME, IgnoreRules, LocalFile, MAX_OBJECT_SIZE, ScanError, ScanOptions, SkipReason,
+    Skipped, skip, unreadable_reason,
 };
 use crate::site::FileStat;
 use crate::site::ignore_rules::folder_rules;
@@ -61,9 +61,7 @@ pub(super) fn walk(
         .map_or(2, |n| n.get())
         .min(MAX_THREADS);
     let found: Vec<Found> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads)
-            .map(|_| scope.spawn(|| walk.work()))
-            .collect();
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(|| walk.work())).collect();
         let mut found = vec![walk.work()];
         for helper in helpers {
             match helper.join() {
@@ -227,8 +225,8 @@ impl Walk<'_> {
             }
         }
         // The root's own `.deployignore` is part of the root rules.
-        let has_rules = !folder.relative.is_empty()
-            && listed.iter().any(|e| e.file_name() == IGNORE_FILE_NAME);
+        let has_rules =
+            !folder.relative.is_empty() && listed.iter().any(|e| e.file_name() == IGNORE_FILE_NAME);
         let rules = match has_rules {
             true => match folder_rules(&folder.path)? {
                 Some(matcher) => Some(Arc::new(FolderRules {
