@@ -21,9 +21,6 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::FileStat;
 
 /// Bytes read from a file at a time: large enough that system calls cost little, small enough
@@ -46,15 +43,14 @@ const SHA256_INIT: [u32; 8] = [
 const MD5_INIT: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
 /// The SHA-256 and MD5 of some bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "DigestOnDisk", into = "DigestOnDisk")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Digest {
     pub sha256: [u8; 32],
     pub md5: [u8; 16],
 }
 
 impl Digest {
-    /// Lowercase hex, as the manifest stores it.
+    /// Lowercase hex.
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256)
     }
@@ -62,73 +58,6 @@ impl Digest {
     /// Lowercase hex, as the remote listing and the ETag show it (without the ETag's quotes).
     pub fn md5_hex(&self) -> String {
         hex::encode(self.md5)
-    }
-}
-
-/// How a digest is written: `{"sha256":"<hex>","md5":"<hex>"}`.
-#[derive(Serialize, Deserialize)]
-struct DigestOnDisk {
-    sha256: Hex<32>,
-    md5: Hex<16>,
-}
-
-impl From<Digest> for DigestOnDisk {
-    fn from(digest: Digest) -> Self {
-        DigestOnDisk {
-            sha256: Hex(digest.sha256),
-            md5: Hex(digest.md5),
-        }
-    }
-}
-
-impl From<DigestOnDisk> for Digest {
-    fn from(on_disk: DigestOnDisk) -> Self {
-        Digest {
-            sha256: on_disk.sha256.0,
-            md5: on_disk.md5.0,
-        }
-    }
-}
-
-/// Fixed-size bytes as lowercase hex in serde formats, without a `String` in between: the
-/// manifest holds 100,000 of these and loads them through here.
-pub(crate) struct Hex<const N: usize>(pub [u8; N]);
-
-impl<const N: usize> Serialize for Hex<N> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // 2 × 32 is the largest this module needs; longer arrays fall back to a String.
-        let mut buf = [0u8; 64];
-        match buf.get_mut(..2 * N) {
-            Some(out) => {
-                hex::encode_to_slice(self.0, out).map_err(serde::ser::Error::custom)?;
-                let text = std::str::from_utf8(out).map_err(serde::ser::Error::custom)?;
-                serializer.serialize_str(text)
-            }
-            None => serializer.serialize_str(&hex::encode(self.0)),
-        }
-    }
-}
-
-impl<'de, const N: usize> Deserialize<'de> for Hex<N> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(HexVisitor::<N>)
-    }
-}
-
-struct HexVisitor<const N: usize>;
-
-impl<const N: usize> Visitor<'_> for HexVisitor<N> {
-    type Value = Hex<N>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "{} hex digits", 2 * N)
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Hex<N>, E> {
-        let mut out = [0u8; N];
-        hex::decode_to_slice(text, &mut out)
-            .map_err(|_| E::invalid_value(de::Unexpected::Str(text), &self))?;
-        Ok(Hex(out))
     }
 }
 
@@ -447,33 +376,6 @@ mod tests {
             assert_eq!(hasher.finish(), digest_of(&bytes), "chunk {chunk}");
         }
         assert_eq!(digest_of(&bytes), reference(&bytes));
-    }
-
-    #[test]
-    fn digest_serialises_as_hex_and_refuses_wrong_lengths() {
-        let digest = digest_of(b"");
-        let json = serde_json::to_string(&digest).expect("serialise");
-        assert_eq!(
-            json,
-            format!(r#"{{"sha256":"{EMPTY_SHA256}","md5":"{EMPTY_MD5}"}}"#)
-        );
-        let back: Digest = serde_json::from_str(&json).expect("deserialise");
-        assert_eq!(back, digest);
-
-        let short = format!(
-            r#"{{"sha256":"{}","md5":"{EMPTY_MD5}"}}"#,
-            &EMPTY_SHA256[2..]
-        );
-        assert!(serde_json::from_str::<Digest>(&short).is_err());
-        let long = format!(r#"{{"sha256":"{EMPTY_SHA256}","md5":"{EMPTY_MD5}00"}}"#);
-        assert!(serde_json::from_str::<Digest>(&long).is_err());
-        let not_hex = format!(
-            r#"{{"sha256":"{EMPTY_SHA256}","md5":"{}"}}"#,
-            "zz".repeat(16)
-        );
-        assert!(serde_json::from_str::<Digest>(&not_hex).is_err());
-        let missing = format!(r#"{{"sha256":"{EMPTY_SHA256}"}}"#);
-        assert!(serde_json::from_str::<Digest>(&missing).is_err());
     }
 
     #[test]

@@ -1,9 +1,6 @@
 //! What the tool remembers of a file to tell, without reading it, that it has not changed:
 //! size, modification time in nanoseconds, and inode (a file replaced by a rename gets a new one).
-
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileStat {
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch (negative before it).
