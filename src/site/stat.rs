@@ -1,5 +1,6 @@
 //! What the tool remembers of a file to tell, without reading it, that it has not changed:
 //! size, modification time in nanoseconds, and inode (a file replaced by a rename gets a new one).
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileStat {
     pub size: u64,
