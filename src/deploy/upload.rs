@@ -2,7 +2,7 @@
 //! bytes actually sent, ask for a signed link right before the PUT (links live 60 s), PUT, and
 //! check the returned ETag against the MD5 of what was sent. Only then is the file recorded.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -146,39 +146,42 @@ enum PutError {
 }
 
 /// Reads a small file whole, or opens a large one for streaming; the stat returned was the
-/// same before and after a whole read.
+/// same before and after a whole read. All of it is one trip to the blocking pool: for the
+/// small files most sites are made of, hand-offs between threads would cost more than the read.
 async fn read(path: &Path) -> Result<(FileStat, Payload), UploadError> {
-    let io_error = |e: std::io::Error| {
-        if e.kind() == ErrorKind::NotFound {
-            UploadError::Vanished
-        } else {
-            UploadError::File(format!("cannot read the file: {e}"))
-        }
-    };
+    let owned = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || read_blocking(&owned))
+        .await
+        .map_err(|e| UploadError::File(format!("internal error while reading: {e}")))?;
+    match read {
+        Ok(Some(read)) => Ok(read),
+        Ok(None) => Err(UploadError::File(format!(
+            "the file kept changing while being read ({READ_ATTEMPTS} tries); it will be picked up by the next deploy"
+        ))),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(UploadError::Vanished),
+        Err(e) => Err(UploadError::File(format!("cannot read the file: {e}"))),
+    }
+}
+
+/// [`read`]'s blocking part; `None` when the file kept changing.
+fn read_blocking(path: &Path) -> std::io::Result<Option<(FileStat, Payload)>> {
     for _ in 0..READ_ATTEMPTS {
-        let file = tokio::fs::File::open(path).await.map_err(io_error)?;
-        let before = FileStat::of(&file.metadata().await.map_err(io_error)?);
+        let mut file = std::fs::File::open(path)?;
+        let before = FileStat::of(&file.metadata()?);
         if before.size > BUFFER_LIMIT {
-            return Ok((before, Payload::Stream { file }));
+            let file = tokio::fs::File::from_std(file);
+            return Ok(Some((before, Payload::Stream { file })));
         }
-        let bytes = read_to_end(file, before.size).await.map_err(io_error)?;
-        let after = FileStat::of(&tokio::fs::metadata(path).await.map_err(io_error)?);
+        let mut bytes = Vec::with_capacity(usize::try_from(before.size).unwrap_or(0));
+        file.read_to_end(&mut bytes)?;
+        let after = FileStat::of(&std::fs::metadata(path)?);
         if after == before && bytes.len() as u64 == before.size {
             let digest = digest_of(&bytes);
-            return Ok((before, Payload::Buffer { bytes, digest }));
+            return Ok(Some((before, Payload::Buffer { bytes, digest })));
         }
         tracing::debug!(path = %path.display(), "file changed while being read; reading again");
     }
-    Err(UploadError::File(format!(
-        "the file kept changing while being read ({READ_ATTEMPTS} tries); it will be picked up by the next deploy"
-    )))
-}
-
-async fn read_to_end(mut file: tokio::fs::File, size: u64) -> std::io::Result<Vec<u8>> {
-    use tokio::io::AsyncReadExt;
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.read_to_end(&mut bytes).await?;
-    Ok(bytes)
+    Ok(None)
 }
 
 /// PUTs a file as a stream, hashing the bytes as they go out.

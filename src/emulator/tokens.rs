@@ -17,6 +17,9 @@ use super::{DEV_ACCESS_TOKEN, lock};
 const FORGET_EXPIRED_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// Expired links are forgotten after this many seconds (the signature check rejects them first).
 const FORGET_LINKS_AFTER_SECS: u64 = 3600;
+/// Forgotten links are swept out at most this often: sweeping on every issue made each link
+/// cost time in proportion to all the links of the last hour.
+const SWEEP_LINKS_EVERY_SECS: u64 = 10;
 
 /// Which kind of access token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +61,14 @@ pub(crate) struct Tokens {
     lifetime: Duration,
     lifetime_calls: Option<u64>,
     access: Mutex<HashMap<String, Issued>>,
-    links: Mutex<HashMap<String, Link>>,
+    links: Mutex<Links>,
+}
+
+/// Issued link tokens, and when they were last swept.
+#[derive(Default)]
+struct Links {
+    by_token: HashMap<String, Link>,
+    swept_at: u64,
 }
 
 impl Tokens {
@@ -67,7 +77,7 @@ impl Tokens {
             lifetime,
             lifetime_calls,
             access: Mutex::new(HashMap::new()),
-            links: Mutex::new(HashMap::new()),
+            links: Mutex::new(Links::default()),
         }
     }
 
@@ -126,14 +136,20 @@ impl Tokens {
     pub(crate) fn issue_link(&self, link: Link, now_secs: u64) -> String {
         let token = random_hex(40);
         let mut links = lock(&self.links);
-        links.retain(|_, l| l.expires.saturating_add(FORGET_LINKS_AFTER_SECS) > now_secs);
-        links.insert(token.clone(), link);
+        if now_secs >= links.swept_at.saturating_add(SWEEP_LINKS_EVERY_SECS) {
+            links
+                .by_token
+                .retain(|_, l| l.expires.saturating_add(FORGET_LINKS_AFTER_SECS) > now_secs);
+            links.swept_at = now_secs;
+        }
+        links.by_token.insert(token.clone(), link);
         token
     }
 
     /// The link `token` was issued with, if it was issued for exactly `bucket` + `key`.
     pub(crate) fn link(&self, token: &str, bucket: &str, key: &str) -> Option<Link> {
         lock(&self.links)
+            .by_token
             .get(token)
             .filter(|l| l.bucket == bucket && l.key == key)
             .cloned()
@@ -143,6 +159,7 @@ impl Tokens {
     pub(crate) fn links_json(&self, now_secs: u64) -> Vec<u8> {
         let links = lock(&self.links);
         let live: HashMap<&String, &Link> = links
+            .by_token
             .iter()
             .filter(|(_, l)| l.expires >= now_secs)
             .collect();
@@ -155,7 +172,9 @@ impl Tokens {
             tracing::warn!("saved upload links are unreadable; ignoring them");
             return;
         };
-        lock(&self.links).extend(saved.into_iter().filter(|(_, l)| l.expires >= now_secs));
+        lock(&self.links)
+            .by_token
+            .extend(saved.into_iter().filter(|(_, l)| l.expires >= now_secs));
     }
 }
 
