@@ -200,6 +200,27 @@ async fn an_editor_style_atomic_save_is_uploaded() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn editing_a_subfolder_deployignore_deploys_what_it_lets_back_in() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = site_dir(root.path());
+    std::fs::write(dir.join("assets/.deployignore"), "*.map\n").expect("write");
+    std::fs::write(dir.join("assets/app.js.map"), "{}").expect("write");
+    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+    assert!(online(&h, "assets/app.js").is_some());
+    assert!(
+        online(&h, "assets/app.js.map").is_none(),
+        "excluded at first"
+    );
+
+    std::fs::write(dir.join("assets/.deployignore"), "").expect("write");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    assert_eq!(online(&h, "assets/app.js.map").as_deref(), Some(&b"{}"[..]));
+    assert!(online(&h, "assets/.deployignore").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_a_thousand_files_takes_a_few_cycles() {
     let h = Harness::start().await;
     h.create_store("site").await;

@@ -108,10 +108,21 @@ pub fn plan(
     record: &mut BTreeMap<String, ManifestEntry>,
     remote: Option<&BTreeMap<String, RemoteFile>>,
 ) -> Plan {
+    plan_within(local, record, remote, |_| true)
+}
+
+/// [`plan`] for a cycle that looked only at the keys `in_scope` says yes to: recorded keys
+/// outside it are neither compared nor stale.
+pub fn plan_within(
+    local: &[LocalItem],
+    record: &mut BTreeMap<String, ManifestEntry>,
+    remote: Option<&BTreeMap<String, RemoteFile>>,
+    in_scope: impl Fn(&str) -> bool,
+) -> Plan {
     debug_assert!(local.windows(2).all(|w| w[0].key < w[1].key));
     let mut out = Plan::default();
     match remote {
-        None => against_record(local, record, &mut out),
+        None => against_record(local, record, in_scope, &mut out),
         Some(listing) => against_listing(local, record, listing, &mut out),
     }
     out.uploads
@@ -123,9 +134,13 @@ pub fn plan(
 fn against_record(
     local: &[LocalItem],
     record: &mut BTreeMap<String, ManifestEntry>,
+    in_scope: impl Fn(&str) -> bool,
     out: &mut Plan,
 ) {
-    let mut recorded = record.iter_mut().peekable();
+    let mut recorded = record
+        .iter_mut()
+        .filter(|(key, _)| in_scope(key))
+        .peekable();
     for (index, item) in local.iter().enumerate() {
         while let Some((key, _)) = recorded.next_if(|(key, _)| key.as_str() < item.key.as_str()) {
             out.stale.push(key.clone());
@@ -410,6 +425,17 @@ mod tests {
         let p = plan(&now, &mut BTreeMap::new(), Some(&listing_of(&before)));
         assert_eq!(p.stale, ["0.js", "m.js", "z.js"]);
         assert_eq!(uploads(&p, &now), [("b.js".into(), Reason::New)]);
+    }
+
+    #[test]
+    fn a_plan_within_a_scope_leaves_the_rest_of_the_record_alone() {
+        let before = vec![item("a/x.js", "1"), item("a/y.js", "2"), item("b.js", "3")];
+        let now = vec![item("a/x.js", "11")];
+        let mut record = record_of(&before);
+        let p = plan_within(&now, &mut record, None, |key| key.starts_with("a/"));
+        assert_eq!(uploads(&p, &now), [("a/x.js".into(), Reason::Changed)]);
+        assert_eq!(p.stale, ["a/y.js"], "b.js was not looked at");
+        assert_eq!(record, record_of(&before));
     }
 
     #[test]

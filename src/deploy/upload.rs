@@ -18,8 +18,9 @@ use crate::site::hash::{Digest, Hasher, digest_of};
 use crate::site::manifest::ManifestEntry;
 
 /// Files up to this size are read whole and sent from the buffer they were hashed from; larger
-/// ones are streamed and hashed while streaming.
-pub const BUFFER_LIMIT: u64 = 8 * 1024 * 1024;
+/// ones are streamed and hashed while streaming. Small, so that many uploads in flight hold
+/// little memory: 16 at once hold at most 16 MiB.
+pub const BUFFER_LIMIT: u64 = 1024 * 1024;
 
 /// How often a file that keeps changing while it is read is read again before giving up.
 const READ_ATTEMPTS: u32 = 3;

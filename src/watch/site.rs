@@ -2,7 +2,7 @@
 //! when a batch is due. Events that arrive during a cycle make one follow-up cycle, not one per
 //! event. A missing or empty folder is waited for, never deployed as final.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,13 +10,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
-use super::batch::{Batch, Timing};
+use super::batch::{Batch, Dirty, Timing};
 use super::health::Health;
 use super::watcher::{FsEvent, SiteWatcher};
 use crate::config::Site;
 use crate::deploy::{CycleSettings, SiteDeployer};
 use crate::remote::Remote;
-use crate::site::scan::{IgnoreRules, ScanOptions};
+use crate::site::scan::{Focus, IGNORE_FILE_NAME, IgnoreRules, ScanOptions};
 
 /// How often to rescan when inotify cannot watch the folder and no `--poll` was given.
 const FALLBACK_POLL: Duration = Duration::from_secs(2);
@@ -77,16 +77,16 @@ impl SiteWorker {
             h.env = self.site.env.clone();
             h.watching = true;
         });
-        let rules = IgnoreRules::load(&ScanOptions {
+        let scan_options = ScanOptions {
             root: dir.clone(),
             prefix: self.site.prefix.clone(),
             ignore: self.site.ignore.clone(),
-        })
-        .ok();
+        };
+        let mut rules = IgnoreRules::load(&scan_options).ok();
         let mut deployer =
             SiteDeployer::new(Arc::clone(&self.site), &self.state_dir, self.settings);
 
-        let mut retry_at = self.cycle(&mut deployer, &dir).await;
+        let mut retry_at = self.cycle(&mut deployer, &dir, None).await;
         if let Some(ready) = self.ready.take() {
             let _ = ready.send(());
         }
@@ -129,7 +129,14 @@ impl SiteWorker {
                     }
                     let dirty = batch.take();
                     tracing::debug!(site = %name, paths = dirty.paths.len(), rescan = dirty.rescan, "cycle due");
-                    retry_at = self.cycle(&mut deployer, &dir).await;
+                    let focus = focus_of(&dirty, &dir);
+                    if focus.is_none() {
+                        // The root `.deployignore` may have changed: the rules events pass by.
+                        rules = IgnoreRules::load(&scan_options).ok();
+                    }
+                    // A retry looks at everything: what failed is not dirty any more.
+                    let focus = focus.filter(|_| retry_at.is_none());
+                    retry_at = self.cycle(&mut deployer, &dir, focus).await;
                 }
             }
         }
@@ -138,7 +145,12 @@ impl SiteWorker {
 
     /// Runs one cycle unless the folder is missing or empty; returns when to retry, if the
     /// cycle failed.
-    async fn cycle(&self, deployer: &mut SiteDeployer, dir: &std::path::Path) -> Option<Instant> {
+    async fn cycle(
+        &self,
+        deployer: &mut SiteDeployer,
+        dir: &Path,
+        focus: Option<Focus>,
+    ) -> Option<Instant> {
         let name = &self.site.name;
         if !has_entries(dir) {
             let first_notice = self
@@ -153,7 +165,7 @@ impl SiteWorker {
             return None;
         }
         self.health.update(name, |h| h.waiting_for_folder = false);
-        let result = deployer.cycle(&self.remote, false, &self.stop).await;
+        let result = deployer.cycle(&self.remote, false, focus, &self.stop).await;
         let now_unix = unix_now();
         match result {
             Ok(report) => {
@@ -206,11 +218,35 @@ impl SiteWorker {
     }
 }
 
-fn ignored(rules: Option<&IgnoreRules>, dir: &std::path::Path, path: &std::path::Path) -> bool {
+/// Whether an event on `path` can be let go: the path is excluded. A `.deployignore` is
+/// excluded from deploys but changes what is deployed, so its events count.
+fn ignored(rules: Option<&IgnoreRules>, dir: &Path, path: &Path) -> bool {
+    if path.file_name() == Some(IGNORE_FILE_NAME.as_ref()) {
+        return false;
+    }
     match (rules, path.strip_prefix(dir)) {
         (Some(rules), Ok(relative)) => rules.is_ignored(relative, path.is_dir()),
         _ => false,
     }
+}
+
+/// The paths a cycle needs to look at, relative to the site folder, or `None` for everything:
+/// after a rescan, for a name that is not UTF-8, and for the root's `.deployignore`, which
+/// changes every rule. A subfolder's `.deployignore` changes its folder: the folder is looked at.
+fn focus_of(dirty: &Dirty, dir: &Path) -> Option<Focus> {
+    if dirty.rescan {
+        return None;
+    }
+    let mut paths = Vec::with_capacity(dirty.paths.len());
+    for path in &dirty.paths {
+        let relative = path.strip_prefix(dir).ok()?.to_str()?;
+        let relative = match relative.strip_suffix(IGNORE_FILE_NAME) {
+            Some(folder) if folder.is_empty() || folder.ends_with('/') => folder,
+            _ => relative,
+        };
+        paths.push(relative.to_owned());
+    }
+    Focus::new(&paths)
 }
 
 fn has_entries(dir: &std::path::Path) -> bool {

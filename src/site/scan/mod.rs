@@ -9,6 +9,7 @@
 //! The walk ([`walk`]) lists folders on every core, and stats each file relative to its open
 //! folder: most of a scan of a warm tree is that one `stat` per file.
 
+mod focus;
 mod walk;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::FileStat;
 pub use super::ignore_rules::{DEFAULT_IGNORES, IGNORE_FILE_NAME, IgnoreRules};
+pub use focus::Focus;
 
 /// The largest object one PUT can store (5 GiB); larger files are skipped as [`SkipReason::TooLarge`].
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -128,9 +130,19 @@ pub enum ScanError {
 /// Lists the files to deploy from `options.root`, sorted by key. Blocking: run it on tokio's
 /// blocking pool.
 pub fn scan(options: &ScanOptions) -> Result<Scan, ScanError> {
+    scan_focused(options, None)
+}
+
+/// Like [`scan`], but looks only at the focused paths (a folder with everything in it), as a
+/// full scan would see them. A path that is gone, or excluded, is simply not listed.
+pub fn scan_within(options: &ScanOptions, focus: &Focus) -> Result<Scan, ScanError> {
+    scan_focused(options, Some(focus.clone()))
+}
+
+fn scan_focused(options: &ScanOptions, focus: Option<Focus>) -> Result<Scan, ScanError> {
     let canonical_root = check_root(&options.root)?;
     let rules = IgnoreRules::load(options)?;
-    let (mut files, mut skipped) = walk::walk(options, &canonical_root, &rules)?;
+    let (mut files, mut skipped) = walk::walk(options, &canonical_root, &rules, focus)?;
     files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { files, skipped })

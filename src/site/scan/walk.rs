@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use ignore::Match;
 use ignore::gitignore::Gitignore;
 
+use super::focus::{Focus, Place};
 use super::{
     IGNORE_FILE_NAME, IgnoreRules, LocalFile, MAX_OBJECT_SIZE, ScanError, ScanOptions, SkipReason,
     Skipped, skip, unreadable_reason,
@@ -25,11 +26,13 @@ use crate::site::ignore_rules::folder_rules;
 /// threads they mostly contend for the same directory locks.
 const MAX_THREADS: usize = 8;
 
-/// Walks the site folder; returns the files and the skipped entries, unsorted.
+/// Walks the site folder, or only the way to the focused paths; returns the files and the
+/// skipped entries, unsorted.
 pub(super) fn walk(
     options: &ScanOptions,
     canonical_root: &Path,
     rules: &IgnoreRules,
+    focus: Option<Focus>,
 ) -> Result<(Vec<LocalFile>, Vec<Skipped>), ScanError> {
     let root_id = std::fs::metadata(&options.root)
         .map(|m| id_of(&m))
@@ -45,6 +48,7 @@ pub(super) fn walk(
             folders: vec![Folder {
                 path: options.root.clone(),
                 relative: String::new(),
+                focus: focus.map(Arc::new),
                 rules: None,
                 ancestors: Arc::new(Ancestors {
                     id: root_id,
@@ -108,6 +112,8 @@ struct Folder {
     path: PathBuf,
     /// Its path below the root with a trailing `/`, or "" for the root.
     relative: String,
+    /// The focused paths below it, if only those are to be looked at.
+    focus: Option<Arc<Focus>>,
     /// The `.deployignore` rules of the subfolders on the way, deepest first.
     rules: Option<Arc<FolderRules>>,
     /// The folders on the way, to tell a linked folder that leads back up (a loop).
@@ -270,6 +276,15 @@ impl Walk<'_> {
         let mut relative = String::with_capacity(folder.relative.len() + name.len() + 1);
         relative.push_str(&folder.relative);
         relative.push_str(name);
+        let focus = match folder.focus.as_ref().map(|f| f.place(&relative)) {
+            None | Some(Place::Focused) => None,
+            Some(Place::OnTheWay(focus)) => Some(focus),
+            Some(Place::Outside) => return None,
+        };
+        // On the way to a focused path, only folders matter (and links that may lead to one).
+        if focus.is_some() && !file_type.is_dir() && !file_type.is_symlink() {
+            return None;
+        }
         if self.excluded(&relative, file_type.is_dir(), rules) {
             return None;
         }
@@ -284,10 +299,17 @@ impl Walk<'_> {
                 Ok(metadata) => metadata,
                 Err(e) => return self.unreadable(entry, &e, found),
             };
-            return Some(subfolder(folder, rules, entry.path(), relative, &metadata));
+            return Some(subfolder(
+                folder,
+                rules,
+                focus,
+                entry.path(),
+                relative,
+                &metadata,
+            ));
         }
         if file_type.is_symlink() {
-            return self.symlink(folder, rules, entry.path(), relative, found);
+            return self.symlink(folder, rules, focus, entry.path(), relative, found);
         }
         if !file_type.is_file() {
             found.skipped.push(skip(entry.path(), SkipReason::Special));
@@ -309,6 +331,7 @@ impl Walk<'_> {
         &self,
         folder: &Folder,
         rules: Option<&Arc<FolderRules>>,
+        focus: Option<Arc<Focus>>,
         path: PathBuf,
         relative: String,
         found: &mut Found,
@@ -334,8 +357,10 @@ impl Walk<'_> {
                 SkipReason::SymlinkLoop
             }
             Ok(_) if metadata.is_dir() => {
-                return Some(subfolder(folder, rules, path, relative, &metadata));
+                return Some(subfolder(folder, rules, focus, path, relative, &metadata));
             }
+            // A linked file on the way to a focused path is not itself focused.
+            Ok(_) if focus.is_some() => return None,
             Ok(_) if metadata.is_file() => {
                 self.file(relative, &metadata, || path, found);
                 return None;
@@ -412,6 +437,7 @@ impl Walk<'_> {
 fn subfolder(
     folder: &Folder,
     rules: Option<&Arc<FolderRules>>,
+    focus: Option<Arc<Focus>>,
     path: PathBuf,
     mut relative: String,
     metadata: &Metadata,
@@ -420,6 +446,7 @@ fn subfolder(
     Folder {
         path,
         relative,
+        focus,
         rules: rules.cloned(),
         ancestors: Arc::new(Ancestors {
             id: id_of(metadata),
