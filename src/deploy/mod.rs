@@ -367,8 +367,16 @@ async fn resolve_digests(
 ) -> Vec<LocalItem> {
     let mut local = Vec::with_capacity(files.len());
     let mut to_hash = Vec::new();
+    // Both are sorted by key: one merge, no lookups.
+    let mut recorded = manifest.files.iter().peekable();
     for (i, f) in files.into_iter().enumerate() {
-        let cached = manifest.cached_digest(&f.key, &f.stat);
+        while recorded
+            .next_if(|(key, _)| key.as_str() < f.key.as_str())
+            .is_some()
+        {}
+        let cached = recorded
+            .next_if(|(key, _)| **key == f.key)
+            .and_then(|(_, entry)| manifest.trusted_digest(entry, &f.stat));
         if cached.is_none() {
             to_hash.push((i, path_of(&site.dir, &site.prefix, &f.key), f.stat));
         }

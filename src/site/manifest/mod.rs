@@ -66,7 +66,11 @@ impl Manifest {
     /// The recorded digest of `key`, if the file still has the recorded `stat` and that stat
     /// can be trusted: the file need not be read. A manifest never saved trusts nothing.
     pub fn cached_digest(&self, key: &str, stat: &FileStat) -> Option<Digest> {
-        let entry = self.files.get(key)?;
+        self.trusted_digest(self.files.get(key)?, stat)
+    }
+
+    /// [`Manifest::cached_digest`] for an entry already found.
+    pub fn trusted_digest(&self, entry: &ManifestEntry, stat: &FileStat) -> Option<Digest> {
         let racy_since = self.saved_at_ns.saturating_sub(RACY_WINDOW_NS);
         (entry.stat == *stat && entry.stat.mtime_ns < racy_since).then_some(entry.digest)
     }
