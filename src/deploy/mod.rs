@@ -171,7 +171,7 @@ impl SiteDeployer {
             async {
                 let focus = focus.clone();
                 blocking(move || match focus {
-                    Some(focus) => scan_within(&scan_options, &focus),
+                    Some(focus) => scan_within(&scan_options, focus),
                     None => scan(&scan_options),
                 })
                 .await?
@@ -234,7 +234,7 @@ impl SiteDeployer {
             Some(focus) => focus.covers(key.strip_prefix(site.prefix.as_str()).unwrap_or(key)),
             None => true,
         };
-        let plan = plan::plan_within(&local, &mut record.files, listing.as_ref(), in_scope);
+        let plan = plan::plan(&local, &mut record.files, listing.as_ref(), in_scope);
         drop(listing);
         tracing::debug!(
             uploads = plan.uploads.len(),
@@ -380,6 +380,7 @@ async fn resolve_digests(
         if cached.is_none() {
             to_hash.push((i, path_of(&site.dir, &site.prefix, &f.key), f.stat));
         }
+        // A file to hash holds a placeholder digest until its hash comes back, or is dropped.
         local.push(LocalItem {
             key: f.key,
             stat: f.stat,
@@ -426,15 +427,16 @@ async fn resolve_digests(
             }
         }
     }
-    if !dropped.is_empty() {
-        dropped.sort_unstable();
-        let mut index = 0;
-        local.retain(|_| {
-            index += 1;
-            dropped.binary_search(&(index - 1)).is_err()
-        });
+    if dropped.is_empty() {
+        return local;
     }
+    dropped.sort_unstable();
     local
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| dropped.binary_search(i).is_err())
+        .map(|(_, item)| item)
+        .collect()
 }
 
 /// One upload, with its job and how long it took.

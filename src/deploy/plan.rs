@@ -95,7 +95,9 @@ pub struct Plan {
 }
 
 /// Decides what to upload. `local` must be sorted by key (as the scan gives it); `remote`,
-/// when given, is the store's listing under the site's prefix.
+/// when given, is the store's listing under the site's prefix; `in_scope` says which recorded
+/// keys the cycle looked at (a focused watch cycle looks at some, any other at all): those
+/// outside it are neither compared nor stale.
 ///
 /// `record` comes in as the manifest of the last deploy and goes out as the manifest to start
 /// this deploy from, each uploaded file to be added as it succeeds. It names only what is
@@ -104,16 +106,6 @@ pub struct Plan {
 /// the truth: files online as they are locally are adopted, and entries the store contradicts
 /// are dropped.
 pub fn plan(
-    local: &[LocalItem],
-    record: &mut BTreeMap<String, ManifestEntry>,
-    remote: Option<&BTreeMap<String, RemoteFile>>,
-) -> Plan {
-    plan_within(local, record, remote, |_| true)
-}
-
-/// [`plan`] for a cycle that looked only at the keys `in_scope` says yes to: recorded keys
-/// outside it are neither compared nor stale.
-pub fn plan_within(
     local: &[LocalItem],
     record: &mut BTreeMap<String, ManifestEntry>,
     remote: Option<&BTreeMap<String, RemoteFile>>,
@@ -236,6 +228,11 @@ mod tests {
         }
     }
 
+    /// The scope of a cycle that looked at everything.
+    fn everything(_: &str) -> bool {
+        true
+    }
+
     fn record_of(items: &[LocalItem]) -> BTreeMap<String, ManifestEntry> {
         items
             .iter()
@@ -283,7 +280,7 @@ mod tests {
             item("style.css", "css"),
         ];
         local.sort_by(|a, b| a.key.cmp(&b.key));
-        let p = plan(&local, &mut BTreeMap::new(), None);
+        let p = plan(&local, &mut BTreeMap::new(), None, everything);
         let keys: Vec<String> = uploads(&p, &local).into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
@@ -303,7 +300,7 @@ mod tests {
     fn unchanged_site_uploads_nothing() {
         let local = vec![item("a.js", "1"), item("index.html", "2")];
         let mut record = record_of(&local);
-        let p = plan(&local, &mut record, None);
+        let p = plan(&local, &mut record, None, everything);
         assert!(p.uploads.is_empty());
         assert_eq!(p.unchanged, 2);
         assert_eq!(record, record_of(&local));
@@ -316,7 +313,7 @@ mod tests {
         let mut record = record_of(&local);
         let mut touched = local.clone();
         touched[0].stat.mtime_ns = 99;
-        let p = plan(&touched, &mut record, None);
+        let p = plan(&touched, &mut record, None, everything);
         assert!(p.uploads.is_empty());
         assert_eq!(p.unchanged, 1);
         assert_eq!(record["a.js"].stat.mtime_ns, 99);
@@ -328,7 +325,7 @@ mod tests {
         let before = vec![item("a.js", "1"), item("b.js", "2")];
         let now = vec![item("a.js", "1"), item("b.js", "22"), item("c.js", "3")];
         let mut record = record_of(&before);
-        let p = plan(&now, &mut record, None);
+        let p = plan(&now, &mut record, None, everything);
         assert_eq!(
             uploads(&p, &now),
             [
@@ -352,7 +349,7 @@ mod tests {
             item("new.css", "n"),
         ];
         let mut record = BTreeMap::new();
-        let p = plan(&now, &mut record, Some(&listing_of(&online)));
+        let p = plan(&now, &mut record, Some(&listing_of(&online)), everything);
         assert_eq!(
             uploads(&p, &now),
             [
@@ -373,7 +370,7 @@ mod tests {
         let listing = listing_of(&local[..1]);
         let mut record = record_of(&local);
         record.insert("deleted-everywhere.js".into(), record["a.js"].clone());
-        let p = plan(&local, &mut record, Some(&listing));
+        let p = plan(&local, &mut record, Some(&listing), everything);
         assert_eq!(
             uploads(&p, &local),
             [("b.js".into(), Reason::MissingRemotely)]
@@ -392,7 +389,7 @@ mod tests {
         let mut listing = listing_of(&local);
         listing.get_mut("a.js").unwrap().size = 99;
         let mut record = record_of(&local);
-        let p = plan(&local, &mut record, Some(&listing));
+        let p = plan(&local, &mut record, Some(&listing), everything);
         assert_eq!(uploads(&p, &local), [("a.js".into(), Reason::Changed)]);
         assert!(
             record.is_empty(),
@@ -405,7 +402,7 @@ mod tests {
         let before = vec![item("a.js", "1"), item("old.html", "o")];
         let now = vec![item("a.js", "1")];
         let mut record = record_of(&before);
-        let p = plan(&now, &mut record, None);
+        let p = plan(&now, &mut record, None, everything);
         assert_eq!(p.stale, ["old.html"]);
         assert!(record.contains_key("old.html"));
         assert!(p.uploads.is_empty());
@@ -420,9 +417,14 @@ mod tests {
             item("z.js", "z"),
         ];
         let now = vec![item("a.js", "1"), item("b.js", "2")];
-        let p = plan(&now, &mut record_of(&before), None);
+        let p = plan(&now, &mut record_of(&before), None, everything);
         assert_eq!(p.stale, ["0.js", "m.js", "z.js"]);
-        let p = plan(&now, &mut BTreeMap::new(), Some(&listing_of(&before)));
+        let p = plan(
+            &now,
+            &mut BTreeMap::new(),
+            Some(&listing_of(&before)),
+            everything,
+        );
         assert_eq!(p.stale, ["0.js", "m.js", "z.js"]);
         assert_eq!(uploads(&p, &now), [("b.js".into(), Reason::New)]);
     }
@@ -432,7 +434,7 @@ mod tests {
         let before = vec![item("a/x.js", "1"), item("a/y.js", "2"), item("b.js", "3")];
         let now = vec![item("a/x.js", "11")];
         let mut record = record_of(&before);
-        let p = plan_within(&now, &mut record, None, |key| key.starts_with("a/"));
+        let p = plan(&now, &mut record, None, |key| key.starts_with("a/"));
         assert_eq!(uploads(&p, &now), [("a/x.js".into(), Reason::Changed)]);
         assert_eq!(p.stale, ["a/y.js"], "b.js was not looked at");
         assert_eq!(record, record_of(&before));

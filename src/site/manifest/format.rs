@@ -361,18 +361,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::digest_of;
-
-    fn entry(seed: u8, mtime_ns: i64) -> ManifestEntry {
-        ManifestEntry {
-            stat: FileStat {
-                size: u64::from(seed) * 1000,
-                mtime_ns,
-                inode: 40 + u64::from(seed),
-            },
-            digest: digest_of(&[seed]),
-        }
-    }
+    use crate::site::manifest::tests::entry;
 
     fn sample() -> Manifest {
         let mut manifest = Manifest::new("env-1", "站点/");

@@ -63,13 +63,9 @@ impl Manifest {
         }
     }
 
-    /// The recorded digest of `key`, if the file still has the recorded `stat` and that stat
-    /// can be trusted: the file need not be read. A manifest never saved trusts nothing.
-    pub fn cached_digest(&self, key: &str, stat: &FileStat) -> Option<Digest> {
-        self.trusted_digest(self.files.get(key)?, stat)
-    }
-
-    /// [`Manifest::cached_digest`] for an entry already found.
+    /// The digest recorded in `entry` (one of this manifest's), if the file still has the
+    /// recorded `stat` and that stat can be trusted: the file need not be read. A manifest never
+    /// saved trusts nothing.
     pub fn trusted_digest(&self, entry: &ManifestEntry, stat: &FileStat) -> Option<Digest> {
         let racy_since = self.saved_at_ns.saturating_sub(RACY_WINDOW_NS);
         (entry.stat == *stat && entry.stat.mtime_ns < racy_since).then_some(entry.digest)
@@ -297,7 +293,8 @@ mod tests {
 
     const SAVED_AT: i64 = 1_700_000_000_000_000_000;
 
-    fn entry(seed: u8, mtime_ns: i64) -> ManifestEntry {
+    /// An entry whose fields all derive from `seed`, modified at `mtime_ns`.
+    pub(super) fn entry(seed: u8, mtime_ns: i64) -> ManifestEntry {
         ManifestEntry {
             stat: FileStat {
                 size: u64::from(seed) * 1000,
@@ -379,8 +376,13 @@ mod tests {
         assert!(files_in(state.path()).is_empty(), "load creates nothing");
     }
 
+    /// The trusted digest of `key`, as a deploy looks it up.
+    fn cached(manifest: &Manifest, key: &str, stat: &FileStat) -> Option<Digest> {
+        manifest.trusted_digest(manifest.files.get(key)?, stat)
+    }
+
     #[test]
-    fn cached_digest_trusts_only_an_unchanged_settled_stat() {
+    fn trusted_digest_trusts_only_an_unchanged_settled_stat() {
         let mut manifest = Manifest::new("env", "");
         manifest.saved_at_ns = SAVED_AT;
         let settled = entry(1, SAVED_AT - 3_000_000_000);
@@ -391,25 +393,25 @@ mod tests {
         manifest.files.insert("future".into(), future.clone());
 
         assert_eq!(
-            manifest.cached_digest("settled", &settled.stat),
+            cached(&manifest, "settled", &settled.stat),
             Some(settled.digest)
         );
         let grown = FileStat {
             size: settled.stat.size + 1,
             ..settled.stat
         };
-        assert_eq!(manifest.cached_digest("settled", &grown), None);
+        assert_eq!(cached(&manifest, "settled", &grown), None);
         let replaced = FileStat {
             inode: settled.stat.inode + 1,
             ..settled.stat
         };
-        assert_eq!(manifest.cached_digest("settled", &replaced), None);
-        assert_eq!(manifest.cached_digest("racy", &racy.stat), None);
-        assert_eq!(manifest.cached_digest("future", &future.stat), None);
-        assert_eq!(manifest.cached_digest("unknown", &settled.stat), None);
+        assert_eq!(cached(&manifest, "settled", &replaced), None);
+        assert_eq!(cached(&manifest, "racy", &racy.stat), None);
+        assert_eq!(cached(&manifest, "future", &future.stat), None);
+        assert_eq!(cached(&manifest, "unknown", &settled.stat), None);
 
         manifest.saved_at_ns = 0;
-        assert_eq!(manifest.cached_digest("settled", &settled.stat), None);
+        assert_eq!(cached(&manifest, "settled", &settled.stat), None);
     }
 
     /// Writes `content` where the store keeps its manifest, loads, and checks that the file was

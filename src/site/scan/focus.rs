@@ -46,11 +46,11 @@ impl Focus {
 
     /// Whether `relative` is a focused path or inside one.
     pub fn covers(&self, relative: &str) -> bool {
-        let ends = relative
+        let mut ends = relative
             .match_indices('/')
             .map(|(at, _)| at)
             .chain([relative.len()]);
-        ends.into_iter().any(|end| {
+        ends.any(|end| {
             self.paths
                 .binary_search_by(|p| p.as_str().cmp(&relative[..end]))
                 .is_ok()

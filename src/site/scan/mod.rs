@@ -14,6 +14,7 @@ mod walk;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::FileStat;
 pub use super::ignore_rules::{DEFAULT_IGNORES, IGNORE_FILE_NAME, IgnoreRules};
@@ -135,14 +136,14 @@ pub fn scan(options: &ScanOptions) -> Result<Scan, ScanError> {
 
 /// Like [`scan`], but looks only at the focused paths (a folder with everything in it), as a
 /// full scan would see them. A path that is gone, or excluded, is simply not listed.
-pub fn scan_within(options: &ScanOptions, focus: &Focus) -> Result<Scan, ScanError> {
-    scan_focused(options, Some(focus.clone()))
+pub fn scan_within(options: &ScanOptions, focus: Arc<Focus>) -> Result<Scan, ScanError> {
+    scan_focused(options, Some(focus))
 }
 
-fn scan_focused(options: &ScanOptions, focus: Option<Focus>) -> Result<Scan, ScanError> {
-    let canonical_root = check_root(&options.root)?;
+fn scan_focused(options: &ScanOptions, focus: Option<Arc<Focus>>) -> Result<Scan, ScanError> {
+    let root = check_root(&options.root)?;
     let rules = IgnoreRules::load(options)?;
-    let (mut files, mut skipped) = walk::walk(options, &canonical_root, &rules, focus)?;
+    let (mut files, mut skipped) = walk::walk(options, &root, &rules, focus)?;
     files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { files, skipped })
@@ -153,8 +154,14 @@ pub fn path_of(root: &Path, prefix: &str, key: &str) -> PathBuf {
     root.join(key.strip_prefix(prefix).unwrap_or(key))
 }
 
-/// Checks that the root is a readable folder and returns its canonical path.
-fn check_root(root: &Path) -> Result<PathBuf, ScanError> {
+/// The site folder, checked.
+struct Root {
+    canonical: PathBuf,
+    metadata: std::fs::Metadata,
+}
+
+/// Checks that the root is a readable folder.
+fn check_root(root: &Path) -> Result<Root, ScanError> {
     let unreadable = |source| ScanError::RootUnreadable {
         path: root.to_path_buf(),
         source,
@@ -174,7 +181,11 @@ fn check_root(root: &Path) -> Result<PathBuf, ScanError> {
         });
     }
     std::fs::read_dir(root).map_err(unreadable)?;
-    std::fs::canonicalize(root).map_err(unreadable)
+    let canonical = std::fs::canonicalize(root).map_err(unreadable)?;
+    Ok(Root {
+        canonical,
+        metadata,
+    })
 }
 
 /// Why an entry whose metadata could not be read is skipped.

@@ -1,6 +1,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
+use std::sync::Arc;
 
 use super::*;
 
@@ -549,7 +550,7 @@ fn a_partial_scan_sees_only_the_paths_asked_for_as_a_full_scan_sees_them() {
     .map(|p| p.to_string())
     .collect();
     let within = |paths: &[String]| match Focus::new(paths) {
-        Some(focus) => super::scan_within(&options, &focus).expect("scan"),
+        Some(focus) => super::scan_within(&options, Arc::new(focus)).expect("scan"),
         None => scan(&options).expect("scan"),
     };
     let partial = within(&paths);

@@ -2,8 +2,8 @@
 //! them from a shared queue, and each file is stat'ed relative to its open folder (`fstatat`),
 //! so no path is resolved from the root for every file.
 //!
-//! A folder's entries are all read before any is judged, so that its `.deployignore` applies to
-//! its siblings whatever order the folder lists them in.
+//! A folder's `.deployignore` is read before its entries are judged, so it applies to its
+//! siblings whatever order the folder lists them in.
 
 use std::fs::{DirEntry, Metadata};
 use std::os::unix::fs::MetadataExt;
@@ -16,8 +16,8 @@ use ignore::gitignore::Gitignore;
 
 use super::focus::{Focus, Place};
 use super::{
-    IGNORE_FILE_NAME, IgnoreRules, LocalFile, MAX_OBJECT_SIZE, ScanError, ScanOptions, SkipReason,
-    Skipped, skip, unreadable_reason,
+    IgnoreRules, LocalFile, MAX_OBJECT_SIZE, Root, ScanError, ScanOptions, SkipReason, Skipped,
+    skip, unreadable_reason,
 };
 use crate::site::FileStat;
 use crate::site::ignore_rules::folder_rules;
@@ -30,28 +30,22 @@ const MAX_THREADS: usize = 8;
 /// skipped entries, unsorted.
 pub(super) fn walk(
     options: &ScanOptions,
-    canonical_root: &Path,
+    root: &Root,
     rules: &IgnoreRules,
-    focus: Option<Focus>,
+    focus: Option<Arc<Focus>>,
 ) -> Result<(Vec<LocalFile>, Vec<Skipped>), ScanError> {
-    let root_id = std::fs::metadata(&options.root)
-        .map(|m| id_of(&m))
-        .map_err(|source| ScanError::RootUnreadable {
-            path: options.root.clone(),
-            source,
-        })?;
     let walk = Walk {
         prefix: &options.prefix,
-        canonical_root,
+        canonical_root: &root.canonical,
         rules,
         queue: Mutex::new(Queue {
             folders: vec![Folder {
                 path: options.root.clone(),
                 relative: String::new(),
-                focus: focus.map(Arc::new),
+                focus,
                 rules: None,
                 ancestors: Arc::new(Ancestors {
-                    id: root_id,
+                    id: id_of(&root.metadata),
                     parent: None,
                 }),
             }],
@@ -231,18 +225,17 @@ impl Walk<'_> {
             }
         }
         // The root's own `.deployignore` is part of the root rules.
-        let has_rules =
-            !folder.relative.is_empty() && listed.iter().any(|e| e.file_name() == IGNORE_FILE_NAME);
-        let rules = match has_rules {
-            true => match folder_rules(&folder.path)? {
-                Some(matcher) => Some(Arc::new(FolderRules {
-                    folder_len: folder.relative.len(),
-                    matcher,
-                    outer: folder.rules.clone(),
-                })),
-                None => folder.rules.clone(),
-            },
-            false => folder.rules.clone(),
+        let own = match folder.relative.is_empty() {
+            true => None,
+            false => folder_rules(&folder.path)?,
+        };
+        let rules = match own {
+            Some(matcher) => Some(Arc::new(FolderRules {
+                folder_len: folder.relative.len(),
+                matcher,
+                outer: folder.rules.clone(),
+            })),
+            None => folder.rules.clone(),
         };
         let mut subfolders = Vec::new();
         for entry in listed {
