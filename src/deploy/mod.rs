@@ -170,19 +170,23 @@ impl SiteDeployer {
             },
             async {
                 let focus = focus.clone();
-                blocking(move || match focus {
+                let scanned = blocking(move || match focus {
                     Some(focus) => scan_within(&scan_options, focus),
                     None => scan(&scan_options),
                 })
                 .await?
-                .map_err(DeployError::from)
+                .map_err(DeployError::from);
+                tracing::debug!(ms = elapsed_ms(started), "scanned");
+                scanned
             },
             async {
                 match known {
                     Some(manifest) => Ok(manifest),
-                    None => blocking(move || loader.load())
-                        .await?
-                        .map_err(DeployError::from),
+                    None => {
+                        let loaded = blocking(move || loader.load()).await?;
+                        tracing::debug!(ms = elapsed_ms(started), "manifest loaded");
+                        loaded.map_err(DeployError::from)
+                    }
                 }
             },
         )?;

@@ -4,6 +4,9 @@
 //! The rules are gitignore lines taken in order, the last matching line deciding: the built-in
 //! defaults, then the config's `ignore` globs, then the site root's `.deployignore`. So a
 //! `!pattern` in `.deployignore` can bring back a file that a default or a config glob excludes.
+//! The defaults are patterns on an entry's own name, so they are matched by name
+//! ([`excluded_by_default`]); the user's lines go through a gitignore matcher, which is asked
+//! first because its lines come later.
 //! `.gitignore` files and git's global excludes are deliberately not read: a build folder is
 //! deployed whatever the repository ignores.
 //!
@@ -15,6 +18,7 @@
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
+use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use super::scan::{ScanError, ScanOptions};
@@ -23,7 +27,8 @@ use super::scan::{ScanError, ScanOptions};
 pub const IGNORE_FILE_NAME: &str = ".deployignore";
 
 /// Excluded unless a later rule brings them back: version-control folders, litter that file
-/// managers leave, and editor swap, backup and lock files.
+/// managers leave, and editor swap, backup and lock files. [`excluded_by_default`] matches
+/// exactly these (a test holds the two together).
 pub const DEFAULT_IGNORES: &[&str] = &[
     ".git/",
     ".svn/",
@@ -42,7 +47,8 @@ pub const DEFAULT_IGNORES: &[&str] = &[
 /// The root-level exclusion rules of one site folder.
 #[derive(Clone, Debug)]
 pub struct IgnoreRules {
-    matcher: Gitignore,
+    /// The config's globs and the root `.deployignore`; `None` when there are none.
+    user: Option<Gitignore>,
 }
 
 impl IgnoreRules {
@@ -69,11 +75,7 @@ impl IgnoreRules {
         // `Gitignore` strips nothing from, so a subfolder that happens to share the site
         // folder's own name is not mistaken for it.
         let mut builder = GitignoreBuilder::new(".");
-        let globs = DEFAULT_IGNORES
-            .iter()
-            .copied()
-            .chain(config.iter().map(String::as_str));
-        for glob in globs {
+        for glob in config {
             builder
                 .add_line(None, glob)
                 .map_err(|e| ScanError::InvalidGlob {
@@ -88,7 +90,8 @@ impl IgnoreRules {
             glob: "(the ignore patterns together)".to_owned(),
             reason: glob_error_reason(&e),
         })?;
-        Ok(IgnoreRules { matcher })
+        let user = (!matcher.is_empty()).then_some(matcher);
+        Ok(IgnoreRules { user })
     }
 
     /// Whether the path, relative to the site folder, is excluded: it, or a folder on the way to
@@ -118,8 +121,45 @@ impl IgnoreRules {
     /// Whether this one entry is excluded, its parent folders being known to be included (the
     /// walker never enters an excluded folder).
     pub(super) fn excludes_entry(&self, relative: &Path, is_dir: bool) -> bool {
-        relative.file_name() == Some(IGNORE_FILE_NAME.as_ref())
-            || self.matcher.matched(relative, is_dir).is_ignore()
+        let Some(name) = relative.file_name().and_then(|name| name.to_str()) else {
+            return self.user_decides(relative, is_dir).unwrap_or(false);
+        };
+        self.excludes_named(relative, name, is_dir)
+    }
+
+    /// [`excludes_entry`](Self::excludes_entry) for a caller that has the entry's name at hand.
+    pub(super) fn excludes_named(&self, relative: &Path, name: &str, is_dir: bool) -> bool {
+        if name == IGNORE_FILE_NAME {
+            return true;
+        }
+        self.user_decides(relative, is_dir)
+            .unwrap_or_else(|| excluded_by_default(name, is_dir))
+    }
+
+    /// What the user's lines say of the entry, if any of them matches it.
+    fn user_decides(&self, relative: &Path, is_dir: bool) -> Option<bool> {
+        match self.user.as_ref()?.matched(relative, is_dir) {
+            Match::Ignore(_) => Some(true),
+            Match::Whitelist(_) => Some(false),
+            Match::None => None,
+        }
+    }
+}
+
+/// Whether [`DEFAULT_IGNORES`] exclude an entry with this name. Each of them is a pattern on the
+/// name alone (no `/` but a folder-only one's trailing one), and a `*` in a name matches any
+/// run of characters, none included.
+fn excluded_by_default(name: &str, is_dir: bool) -> bool {
+    match name {
+        ".git" | ".svn" | ".hg" => is_dir,
+        ".DS_Store" | "Thumbs.db" | "desktop.ini" => true,
+        _ => {
+            let swap = [".swp", ".swo"]
+                .iter()
+                .any(|end| name.len() > end.len() && name.starts_with('.') && name.ends_with(end));
+            let autosave = name.len() >= 2 && name.starts_with('#') && name.ends_with('#');
+            swap || autosave || name.ends_with('~') || name.starts_with(".#")
+        }
     }
 }
 
@@ -217,6 +257,61 @@ mod tests {
             !rules.is_ignored(Path::new(".git"), false),
             ".git/ names folders only"
         );
+    }
+
+    #[test]
+    fn the_name_matcher_agrees_with_the_default_patterns() {
+        let mut builder = GitignoreBuilder::new(".");
+        for glob in DEFAULT_IGNORES {
+            builder.add_line(None, glob).expect("a valid default");
+        }
+        let patterns = builder.build().expect("valid defaults");
+        let names = [
+            ".git",
+            ".gitx",
+            "x.git",
+            ".svn",
+            ".hg",
+            ".hgignore",
+            ".DS_Store",
+            ".ds_store",
+            "Thumbs.db",
+            "thumbs.db",
+            "desktop.ini",
+            "Desktop.ini",
+            ".swp",
+            "..swp",
+            ".a.swp",
+            ".a.swo",
+            "a.swp",
+            ".a.swpx",
+            ".swo",
+            "~",
+            "a~",
+            "~a",
+            "#",
+            "##",
+            "#a#",
+            "#a",
+            "a#",
+            ".#",
+            ".#a",
+            "#.#",
+            ".",
+            "index.html",
+            ".well-known",
+            "a.b~c",
+            "é~",
+        ];
+        for name in names {
+            for is_dir in [false, true] {
+                assert_eq!(
+                    excluded_by_default(name, is_dir),
+                    patterns.matched(name, is_dir).is_ignore(),
+                    "{name:?} (folder: {is_dir})"
+                );
+            }
+        }
     }
 
     #[test]

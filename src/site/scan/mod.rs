@@ -143,8 +143,7 @@ pub fn scan_within(options: &ScanOptions, focus: Arc<Focus>) -> Result<Scan, Sca
 fn scan_focused(options: &ScanOptions, focus: Option<Arc<Focus>>) -> Result<Scan, ScanError> {
     let root = check_root(&options.root)?;
     let rules = IgnoreRules::load(options)?;
-    let (mut files, mut skipped) = walk::walk(options, &root, &rules, focus)?;
-    files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let (files, mut skipped) = walk::walk(options, &root, &rules, focus)?;
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { files, skipped })
 }

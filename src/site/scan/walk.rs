@@ -1,11 +1,16 @@
 //! The walk itself: folders are listed by one thread per core (at most [`MAX_THREADS`]) taking
-//! them from a shared queue, and each file is stat'ed relative to its open folder (`fstatat`),
-//! so no path is resolved from the root for every file.
+//! them from a shared queue. A folder is read with `getdents64` into a buffer each thread
+//! reuses, and each file is stat'ed relative to the open folder (`fstatat`), so no path is
+//! resolved from the root and nothing is allocated for an entry but the key of a file kept.
+//! Each thread sorts what it found; the sorted lists are merged at the end.
 //!
 //! A folder's `.deployignore` is read before its entries are judged, so it applies to its
 //! siblings whatever order the folder lists them in.
 
-use std::fs::{DirEntry, Metadata};
+use std::ffi::{CStr, OsStr};
+use std::fs::Metadata;
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use ignore::Match;
 use ignore::gitignore::Gitignore;
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, Stat};
 
 use super::focus::{Focus, Place};
 use super::{
@@ -20,14 +26,17 @@ use super::{
     skip, unreadable_reason,
 };
 use crate::site::FileStat;
-use crate::site::ignore_rules::folder_rules;
+use crate::site::ignore_rules::{IGNORE_FILE_NAME, folder_rules};
 
 /// Walker threads, at most: listing and stat'ing are short system calls, and beyond a few
 /// threads they mostly contend for the same directory locks.
 const MAX_THREADS: usize = 8;
 
-/// Walks the site folder, or only the way to the focused paths; returns the files and the
-/// skipped entries, unsorted.
+/// Bytes of directory entries read per `getdents64` call, per thread.
+const LISTING_BUFFER: usize = 32 * 1024;
+
+/// Walks the site folder, or only the way to the focused paths; returns the files sorted by
+/// key, and the skipped entries unsorted.
 pub(super) fn walk(
     options: &ScanOptions,
     root: &Root,
@@ -72,13 +81,48 @@ pub(super) fn walk(
     if let Some(error) = lock(&walk.fatal).take() {
         return Err(error);
     }
-    let mut files = Vec::with_capacity(found.iter().map(|f| f.files.len()).sum());
+    let mut lists = Vec::with_capacity(found.len());
     let mut skipped = Vec::new();
     for mut f in found {
-        files.append(&mut f.files);
+        lists.push(f.files);
         skipped.append(&mut f.skipped);
     }
-    Ok((files, skipped))
+    Ok((merge_sorted(lists), skipped))
+}
+
+/// Merges lists each sorted by key into one, two at a time.
+fn merge_sorted(mut lists: Vec<Vec<LocalFile>>) -> Vec<LocalFile> {
+    while lists.len() > 1 {
+        let mut merged = Vec::with_capacity(lists.len().div_ceil(2));
+        let mut pairs = lists.into_iter();
+        while let Some(first) = pairs.next() {
+            merged.push(match pairs.next() {
+                Some(second) => merge_two(first, second),
+                None => first,
+            });
+        }
+        lists = merged;
+    }
+    lists.pop().unwrap_or_default()
+}
+
+fn merge_two(first: Vec<LocalFile>, second: Vec<LocalFile>) -> Vec<LocalFile> {
+    let mut merged = Vec::with_capacity(first.len() + second.len());
+    let mut first = first.into_iter().peekable();
+    let mut second = second.into_iter().peekable();
+    loop {
+        let take_first = match (first.peek(), second.peek()) {
+            (Some(a), Some(b)) => a.key <= b.key,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        merged.extend(if take_first {
+            first.next()
+        } else {
+            second.next()
+        });
+    }
 }
 
 /// What the threads share.
@@ -148,12 +192,42 @@ struct Found {
     skipped: Vec<Skipped>,
 }
 
+/// One folder's entries as read, kept until its `.deployignore` has been read: the names back
+/// to back, each with its NUL, and where each starts. A thread reuses one for every folder.
+#[derive(Default)]
+struct Listing {
+    names: Vec<u8>,
+    entries: Vec<(usize, FileType)>,
+}
+
+impl Listing {
+    /// The entry names, each with its NUL, and their types as the listing gave them.
+    fn entries(&self) -> impl Iterator<Item = (&CStr, FileType)> {
+        self.entries.iter().map(|&(start, kind)| {
+            let name = CStr::from_bytes_until_nul(&self.names[start..]);
+            // Every name was stored with its NUL.
+            (name.unwrap_or_default(), kind)
+        })
+    }
+}
+
+/// What a thread keeps from folder to folder.
+struct Scratch {
+    buffer: Vec<MaybeUninit<u8>>,
+    listing: Listing,
+}
+
 impl Walk<'_> {
-    /// Lists folders until none is left (or the walk stopped), and returns what it found.
+    /// Lists folders until none is left (or the walk stopped), and returns what it found,
+    /// files sorted by key.
     fn work(&self) -> Found {
         let mut found = Found::default();
+        let mut scratch = Scratch {
+            buffer: vec![MaybeUninit::uninit(); LISTING_BUFFER],
+            listing: Listing::default(),
+        };
         while let Some(folder) = self.next_folder() {
-            let subfolders = match self.list(&folder, &mut found) {
+            let subfolders = match self.list(&folder, &mut scratch, &mut found) {
                 Ok(subfolders) => subfolders,
                 Err(error) => {
                     lock(&self.fatal).get_or_insert(error);
@@ -163,6 +237,7 @@ impl Walk<'_> {
             };
             self.finished(subfolders);
         }
+        found.files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         found
     }
 
@@ -204,30 +279,49 @@ impl Walk<'_> {
 
     /// Lists one folder: files go to `found`, subfolders are returned. Only a `.deployignore`
     /// that cannot be used is an error; everything else is a skipped entry.
-    fn list(&self, folder: &Folder, found: &mut Found) -> Result<Vec<Folder>, ScanError> {
-        let entries = match std::fs::read_dir(&folder.path) {
-            Ok(entries) => entries,
+    fn list(
+        &self,
+        folder: &Folder,
+        scratch: &mut Scratch,
+        found: &mut Found,
+    ) -> Result<Vec<Folder>, ScanError> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dir = match rustix::fs::openat(CWD, &folder.path, flags, Mode::empty()) {
+            Ok(dir) => dir,
             Err(e) => {
-                let reason = unreadable_reason(&folder.path, &e);
+                let reason = unreadable_reason(&folder.path, &e.into());
                 found.skipped.push(skip(folder.path.clone(), reason));
                 return Ok(Vec::new());
             }
         };
-        let mut listed = Vec::new();
-        for entry in entries {
-            match entry {
-                Ok(entry) => listed.push(entry),
+        let listing = &mut scratch.listing;
+        listing.names.clear();
+        listing.entries.clear();
+        let mut has_ignore_file = false;
+        let mut entries = RawDir::new(&dir, &mut scratch.buffer);
+        while let Some(entry) = entries.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
                 Err(e) => {
-                    let reason = SkipReason::Unreadable(e.to_string());
+                    let reason = SkipReason::Unreadable(std::io::Error::from(e).to_string());
                     found.skipped.push(skip(folder.path.clone(), reason));
                     return Ok(Vec::new());
                 }
+            };
+            let name = entry.file_name().to_bytes_with_nul();
+            if name == b".\0" || name == b"..\0" {
+                continue;
             }
+            has_ignore_file |= name.strip_suffix(b"\0") == Some(IGNORE_FILE_NAME.as_bytes());
+            listing
+                .entries
+                .push((listing.names.len(), entry.file_type()));
+            listing.names.extend_from_slice(name);
         }
         // The root's own `.deployignore` is part of the root rules.
-        let own = match folder.relative.is_empty() {
-            true => None,
-            false => folder_rules(&folder.path)?,
+        let own = match has_ignore_file && !folder.relative.is_empty() {
+            true => folder_rules(&folder.path)?,
+            false => None,
         };
         let rules = match own {
             Some(matcher) => Some(Arc::new(FolderRules {
@@ -238,8 +332,13 @@ impl Walk<'_> {
             None => folder.rules.clone(),
         };
         let mut subfolders = Vec::new();
-        for entry in listed {
-            if let Some(sub) = self.entry(folder, rules.as_ref(), &entry, found) {
+        for (name, kind) in scratch.listing.entries() {
+            let entry = Entry {
+                dir: &dir,
+                folder,
+                name,
+            };
+            if let Some(sub) = self.entry(&entry, kind, rules.as_ref(), found) {
                 subfolders.push(sub);
             }
         }
@@ -249,36 +348,41 @@ impl Walk<'_> {
     /// Judges one entry: a file is added to `found`, a folder to walk is returned.
     fn entry(
         &self,
-        folder: &Folder,
+        entry: &Entry,
+        listed_kind: FileType,
         rules: Option<&Arc<FolderRules>>,
-        entry: &DirEntry,
         found: &mut Found,
     ) -> Option<Folder> {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
+        let Ok(name) = entry.name.to_str() else {
             found
                 .skipped
                 .push(skip(entry.path(), SkipReason::NonUtf8Name));
             return None;
         };
-        // `file_type` comes with the listing on most filesystems; others cost an lstat.
-        let file_type = match entry.file_type() {
-            Ok(file_type) => file_type,
-            Err(e) => return self.unreadable(entry, &e, found),
+        // The type comes with the listing on most filesystems; others cost a stat.
+        let mut stat = None;
+        let kind = match listed_kind {
+            FileType::Unknown => match entry.stat() {
+                Ok(known) => FileType::from_raw_mode(stat.insert(known).st_mode),
+                Err(e) => return self.unreadable(entry, &e, found),
+            },
+            kind => kind,
         };
-        let mut relative = String::with_capacity(folder.relative.len() + name.len() + 1);
-        relative.push_str(&folder.relative);
+        let is_dir = kind == FileType::Directory;
+        let is_symlink = kind == FileType::Symlink;
+        let mut relative = String::with_capacity(entry.folder.relative.len() + name.len() + 1);
+        relative.push_str(&entry.folder.relative);
         relative.push_str(name);
-        let focus = match folder.focus.as_ref().map(|f| f.place(&relative)) {
+        let focus = match entry.folder.focus.as_ref().map(|f| f.place(&relative)) {
             None | Some(Place::Focused) => None,
             Some(Place::OnTheWay(focus)) => Some(focus),
             Some(Place::Outside) => return None,
         };
         // On the way to a focused path, only folders matter (and links that may lead to one).
-        if focus.is_some() && !file_type.is_dir() && !file_type.is_symlink() {
+        if focus.is_some() && !is_dir && !is_symlink {
             return None;
         }
-        if self.excluded(&relative, file_type.is_dir(), rules) {
+        if self.excluded(&relative, name, is_dir, rules) {
             return None;
         }
         if name.chars().any(|c| c.is_control() || c == '\\') {
@@ -287,35 +391,30 @@ impl Walk<'_> {
                 .push(skip(entry.path(), SkipReason::ControlCharacter));
             return None;
         }
-        if file_type.is_dir() {
-            let metadata = match entry.metadata() {
-                Ok(metadata) => metadata,
-                Err(e) => return self.unreadable(entry, &e, found),
-            };
+        if is_symlink {
+            return self.symlink(entry.folder, rules, focus, entry.path(), relative, found);
+        }
+        if !is_dir && kind != FileType::RegularFile {
+            found.skipped.push(skip(entry.path(), SkipReason::Special));
+            return None;
+        }
+        let stat = match stat.map_or_else(|| entry.stat(), Ok) {
+            Ok(stat) => stat,
+            Err(e) => return self.unreadable(entry, &e, found),
+        };
+        if is_dir {
+            let id = raw_id_of(&stat);
             return Some(subfolder(
-                folder,
+                entry.folder,
                 rules,
                 focus,
                 entry.path(),
                 relative,
-                &metadata,
+                id,
             ));
         }
-        if file_type.is_symlink() {
-            return self.symlink(folder, rules, focus, entry.path(), relative, found);
-        }
-        if !file_type.is_file() {
-            found.skipped.push(skip(entry.path(), SkipReason::Special));
-            return None;
-        }
-        // Stat'ed relative to the open folder; a symlink's target is stat'ed by its path.
-        match entry.metadata() {
-            Ok(metadata) => {
-                self.file(relative, &metadata, || entry.path(), found);
-                None
-            }
-            Err(e) => self.unreadable(entry, &e, found),
-        }
+        self.file(relative, stat_of(&stat), || entry.path(), found);
+        None
     }
 
     /// Follows a symlink that stays inside the folder and leads neither to an excluded path nor
@@ -350,12 +449,13 @@ impl Walk<'_> {
                 SkipReason::SymlinkLoop
             }
             Ok(_) if metadata.is_dir() => {
-                return Some(subfolder(folder, rules, focus, path, relative, &metadata));
+                let id = id_of(&metadata);
+                return Some(subfolder(folder, rules, focus, path, relative, id));
             }
             // A linked file on the way to a focused path is not itself focused.
             Ok(_) if focus.is_some() => return None,
             Ok(_) if metadata.is_file() => {
-                self.file(relative, &metadata, || path, found);
+                self.file(relative, FileStat::of(&metadata), || path, found);
                 return None;
             }
             Ok(_) => SkipReason::Special,
@@ -369,11 +469,11 @@ impl Walk<'_> {
     fn file(
         &self,
         relative: String,
-        metadata: &Metadata,
+        stat: FileStat,
         path: impl FnOnce() -> PathBuf,
         found: &mut Found,
     ) {
-        if metadata.len() > MAX_OBJECT_SIZE {
+        if stat.size > MAX_OBJECT_SIZE {
             found.skipped.push(skip(path(), SkipReason::TooLarge));
             return;
         }
@@ -385,17 +485,14 @@ impl Walk<'_> {
             key.push_str(&relative);
             key
         };
-        found.files.push(LocalFile {
-            key,
-            stat: FileStat::of(metadata),
-        });
+        found.files.push(LocalFile { key, stat });
     }
 
     /// Skips an entry whose type or stat could not be read; one that vanished since the
     /// listing is simply gone.
     fn unreadable(
         &self,
-        entry: &DirEntry,
+        entry: &Entry,
         error: &std::io::Error,
         found: &mut Found,
     ) -> Option<Folder> {
@@ -409,8 +506,14 @@ impl Walk<'_> {
 
     /// Whether the root rules exclude the entry, or the deepest subfolder `.deployignore` with
     /// an opinion on it does.
-    fn excluded(&self, relative: &str, is_dir: bool, rules: Option<&Arc<FolderRules>>) -> bool {
-        if self.rules.excludes_entry(Path::new(relative), is_dir) {
+    fn excluded(
+        &self,
+        relative: &str,
+        name: &str,
+        is_dir: bool,
+        rules: Option<&Arc<FolderRules>>,
+    ) -> bool {
+        if self.rules.excludes_named(Path::new(relative), name, is_dir) {
             return true;
         }
         let mut next = rules.map(Arc::as_ref);
@@ -426,14 +529,35 @@ impl Walk<'_> {
     }
 }
 
-/// A folder to walk below `folder`.
+/// An entry of the folder being listed.
+struct Entry<'a> {
+    /// The open folder.
+    dir: &'a rustix::fd::OwnedFd,
+    folder: &'a Folder,
+    name: &'a CStr,
+}
+
+impl Entry<'_> {
+    fn path(&self) -> PathBuf {
+        self.folder
+            .path
+            .join(OsStr::from_bytes(self.name.to_bytes()))
+    }
+
+    /// The entry's own stat (a symlink's, not its target's), relative to the open folder.
+    fn stat(&self) -> std::io::Result<Stat> {
+        rustix::fs::statat(self.dir, self.name, AtFlags::SYMLINK_NOFOLLOW).map_err(Into::into)
+    }
+}
+
+/// A folder to walk below `folder`; `id` is its device and inode.
 fn subfolder(
     folder: &Folder,
     rules: Option<&Arc<FolderRules>>,
     focus: Option<Arc<Focus>>,
     path: PathBuf,
     mut relative: String,
-    metadata: &Metadata,
+    id: (u64, u64),
 ) -> Folder {
     relative.push('/');
     Folder {
@@ -442,7 +566,7 @@ fn subfolder(
         focus,
         rules: rules.cloned(),
         ancestors: Arc::new(Ancestors {
-            id: id_of(metadata),
+            id,
             parent: Some(Arc::clone(&folder.ancestors)),
         }),
     }
@@ -450,6 +574,25 @@ fn subfolder(
 
 fn id_of(metadata: &Metadata) -> (u64, u64) {
     (metadata.dev(), metadata.ino())
+}
+
+// A raw stat's field types differ between architectures; the casts are needed on some.
+
+#[allow(clippy::unnecessary_cast)]
+fn raw_id_of(stat: &Stat) -> (u64, u64) {
+    (stat.st_dev as u64, stat.st_ino as u64)
+}
+
+/// The stat cache's view of a raw stat.
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn stat_of(stat: &Stat) -> FileStat {
+    FileStat {
+        size: u64::try_from(stat.st_size).unwrap_or(0),
+        mtime_ns: (stat.st_mtime as i64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(stat.st_mtime_nsec as i64),
+        inode: stat.st_ino as u64,
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
