@@ -17,8 +17,8 @@ pub struct Connection {
 
 impl Connection {
     pub async fn open(config: &Config) -> Result<Connection, Error> {
-        let (base, emulator) = match &config.api {
-            ApiTarget::Remote(url) => (url.clone(), None),
+        let (api, emulator) = match &config.api {
+            ApiTarget::Remote(url) => (ApiClient::new(url.clone(), config.timeouts), None),
             ApiTarget::Local => {
                 let base =
                     url::Url::parse(&format!("http://{}/", config.emulator_addr)).map_err(|e| {
@@ -28,10 +28,10 @@ impl Connection {
                             reason: e.to_string(),
                         })
                     })?;
-                let probe = ApiClient::new(base.clone(), config.timeouts)?;
-                if probe.is_emulator().await {
+                let api = ApiClient::new(base, config.timeouts);
+                if api.is_emulator().await {
                     tracing::debug!(addr = %config.emulator_addr, "using the emulator already running");
-                    (base, None)
+                    (api, None)
                 } else {
                     let mut options =
                         EmulatorOptions::new(config.emulator_addr, config.emulator_data_dir());
@@ -39,11 +39,10 @@ impl Connection {
                     options.create_delay = std::time::Duration::from_millis(300);
                     let emulator = Emulator::start(options).await?;
                     tracing::debug!(addr = %emulator.addr(), "started the embedded emulator");
-                    (base, Some(emulator))
+                    (api, Some(emulator))
                 }
             }
         };
-        let api = ApiClient::new(base, config.timeouts)?;
         let component = config
             .component
             .clone()

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use crate::api::ClientSetupError;
 use crate::config::ConfigError;
 use crate::deploy::DeployError;
 use crate::emulator::EmulatorError;
@@ -18,8 +17,6 @@ pub enum Error {
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Emulator(#[from] EmulatorError),
-    #[error(transparent)]
-    ClientSetup(#[from] ClientSetupError),
     #[error(transparent)]
     Deploy(DeployError),
     #[error(
@@ -48,7 +45,7 @@ impl Error {
         match self {
             Self::Config(e) => e.exit_code(),
             Self::Remote(e) => e.exit_code(),
-            Self::Emulator(_) | Self::ClientSetup(_) | Self::StateDir { .. } => ExitCode::Usage,
+            Self::Emulator(_) | Self::StateDir { .. } => ExitCode::Usage,
             Self::NoStore { .. } => ExitCode::Usage,
             // Remote errors and a missing store arrive as `Remote` and `NoStore` (see `From`):
             // what is left is the folder or the state dir (usage), or an internal failure.

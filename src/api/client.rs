@@ -2,10 +2,12 @@
 //! for API calls: one shared connection pool, a connect timeout, an idle-read timeout, and a
 //! per-call timeout for API calls (uploads, which may be large, have only the idle timeout).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
 use url::Url;
 
 use super::calls::CallCounts;
@@ -38,15 +40,13 @@ impl Default for Timeouts {
 /// A cheap-to-clone handle on the API at one base URL.
 #[derive(Clone, Debug)]
 pub struct ApiClient {
-    pub(super) http: reqwest::Client,
+    /// Built on first use, on the blocking pool: loading the system's TLS roots takes a few
+    /// milliseconds that a command can spend scanning meanwhile. Clones share it.
+    http: Arc<OnceCell<reqwest::Client>>,
+    timeouts: Timeouts,
     base: Url,
-    request_timeout: Duration,
     calls: CallCounts,
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("could not set up the HTTP client: {0}")]
-pub struct ClientSetupError(String);
 
 /// How the access token travels: most endpoints take `access_token`, the authorizer-token
 /// endpoint takes `component_access_token`, and the component-token endpoint takes none.
@@ -57,20 +57,36 @@ enum TokenParam<'a> {
 }
 
 impl ApiClient {
-    pub fn new(base: Url, timeouts: Timeouts) -> Result<Self, ClientSetupError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tcb-deploy/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeouts.connect)
-            .read_timeout(timeouts.idle)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ClientSetupError(transport_detail(e)))?;
-        Ok(ApiClient {
-            http,
+    pub fn new(base: Url, timeouts: Timeouts) -> Self {
+        ApiClient {
+            http: Arc::default(),
+            timeouts,
             base,
-            request_timeout: timeouts.request,
             calls: CallCounts::default(),
-        })
+        }
+    }
+
+    /// The shared HTTP client; the reason it cannot be set up, if so.
+    pub(super) async fn http(&self) -> Result<&reqwest::Client, String> {
+        let timeouts = self.timeouts;
+        self.http
+            .get_or_try_init(|| async move {
+                let build = move || {
+                    reqwest::Client::builder()
+                        .user_agent(concat!("tcb-deploy/", env!("CARGO_PKG_VERSION")))
+                        .connect_timeout(timeouts.connect)
+                        .read_timeout(timeouts.idle)
+                        .redirect(reqwest::redirect::Policy::none())
+                        .build()
+                };
+                match tokio::task::spawn_blocking(build).await {
+                    Ok(Ok(client)) => Ok(client),
+                    Ok(Err(e)) => Err(transport_detail(e)),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .await
+            .map_err(|reason| format!("could not set up the HTTP client: {reason}"))
     }
 
     pub fn base(&self) -> &Url {
@@ -131,10 +147,13 @@ impl ApiClient {
             endpoint,
             detail: transport_detail(e),
         };
-        let answer = self
-            .http
+        let http = self
+            .http()
+            .await
+            .map_err(|detail| ApiError::Transport { endpoint, detail })?;
+        let answer = http
             .post(url)
-            .timeout(self.request_timeout)
+            .timeout(self.timeouts.request)
             .json(body)
             .send()
             .await
@@ -149,12 +168,10 @@ impl ApiClient {
         let Ok(url) = self.base.join("_emulator/health") else {
             return false;
         };
-        let answer = self
-            .http
-            .get(url)
-            .timeout(self.request_timeout)
-            .send()
-            .await;
+        let Ok(http) = self.http().await else {
+            return false;
+        };
+        let answer = http.get(url).timeout(self.timeouts.request).send().await;
         let Ok(answer) = answer else { return false };
         let body: Result<serde_json::Value, _> = answer.json().await;
         body.is_ok_and(|v| v["service"] == "tcb-deploy-emulator")
@@ -408,8 +425,7 @@ mod tests {
         let client = ApiClient::new(
             Url::parse("http://127.0.0.1:1/proxy/").unwrap(),
             Timeouts::default(),
-        )
-        .unwrap();
+        );
         let token = Secret::new("tok");
         let url = client.url(Endpoint::StaticUploadFile, &TokenParam::AccessToken(&token));
         assert_eq!(

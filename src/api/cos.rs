@@ -81,8 +81,11 @@ impl ApiClient {
         body: impl Into<reqwest::Body>,
     ) -> Result<PutAnswer, CosError> {
         tracing::debug!(url = %redact_url(put.signed_url), bytes = put.content_length, "PUT");
-        let mut request = self
-            .http
+        let http = self
+            .http()
+            .await
+            .map_err(|detail| CosError::Transport { detail })?;
+        let mut request = http
             .put(put.signed_url)
             .header("x-cos-security-token", put.token.expose())
             .header(reqwest::header::CONTENT_LENGTH, put.content_length);

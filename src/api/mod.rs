@@ -12,7 +12,7 @@ mod error;
 mod types;
 
 pub use calls::CallCounts;
-pub use client::{ApiClient, ClientSetupError, Timeouts};
+pub use client::{ApiClient, Timeouts};
 pub use cos::{CosError, CosReaction, PutAnswer, PutObject};
 pub use errcode::{ErrCode, Reaction};
 pub(crate) use error::snippet;
