@@ -21,32 +21,20 @@
 //! BENCH_KEEP=1 cargo bench --bench deploy         # keep the data (its path is printed)
 //! ```
 
+mod lab;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Instant;
 
 use serde_json::Value;
 
-/// The binary under test: the one cargo built for this bench (release profile).
-const BIN: &str = env!("CARGO_BIN_EXE_tcb-deploy");
-
-/// The emulator's well-known component credentials (see README, "The emulator").
-const CREDENTIALS: [(&str, &str); 3] = [
-    ("TCB_COMPONENT_APPID", "wx-emulator-component"),
-    ("TCB_COMPONENT_APPSECRET", "emulator-component-secret"),
-    ("TCB_COMPONENT_VERIFY_TICKET", "emulator-verify-ticket"),
-];
-
-/// Every generated tree derives from this, so two runs measure the same bytes.
-const SEED: u64 = 0x7cb_de91_0ced;
-
-const MB: f64 = 1_000_000.0;
-
-type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+use lab::{
+    BenchResult, Cmd, Emulator, Lab, MB, Row, SEED, Settings, Sizes, Stats, Timing, Tree, chosen,
+    generate, json_report, number, print_table,
+};
 
 fn main() -> ExitCode {
     let options = match Options::from_env() {
@@ -60,7 +48,7 @@ fn main() -> ExitCode {
     let rows = run(&options);
     println!(
         "\n== tcb-deploy benchmark (scale {}, {:.0} s) ==",
-        options.scale,
+        options.settings.scale,
         started.elapsed().as_secs_f64()
     );
     print_table(&rows);
@@ -74,7 +62,12 @@ fn main() -> ExitCode {
 /// Runs the chosen benchmarks; one that cannot run becomes a failed row, and the others go on.
 fn run(options: &Options) -> Vec<Row> {
     let mut rows = Vec::new();
-    let lab = match Lab::new(options) {
+    let needed = options
+        .benches
+        .iter()
+        .map(|b| b.needed_bytes())
+        .fold(0.0_f64, f64::max);
+    let lab = match Lab::new(needed, options.settings) {
         Ok(lab) => lab,
         Err(e) => {
             rows.push(Row::error("setup", e.as_ref()));
@@ -113,719 +106,42 @@ enum Bench {
 }
 
 impl Bench {
-    const ALL: [Bench; 4] = [Bench::NoChange, Bench::Hash, Bench::Upload, Bench::Rss];
+    const NAMED: [(&str, Bench); 4] = [
+        ("nochange", Bench::NoChange),
+        ("hash", Bench::Hash),
+        ("upload", Bench::Upload),
+        ("rss", Bench::Rss),
+    ];
 
     fn name(self) -> &'static str {
+        Bench::NAMED
+            .iter()
+            .find(|(_, bench)| *bench == self)
+            .map_or("?", |(name, _)| name)
+    }
+
+    /// Disk space it needs at full scale: the tree, the emulator's copy, git's objects.
+    fn needed_bytes(self) -> f64 {
         match self {
-            Bench::NoChange => "nochange",
-            Bench::Hash => "hash",
-            Bench::Upload => "upload",
-            Bench::Rss => "rss",
+            Bench::NoChange | Bench::Hash => 7.0e9,
+            Bench::Upload => 0.3e9,
+            Bench::Rss => 2.0e9,
         }
     }
 }
 
 struct Options {
     benches: Vec<Bench>,
-    /// Multiplies every file count and byte total (`BENCH_SCALE`, default 1).
-    scale: f64,
-    /// Leave the generated data in place (`BENCH_KEEP=1`).
-    keep: bool,
+    settings: Settings,
 }
 
 impl Options {
     fn from_env() -> BenchResult<Options> {
-        let mut benches = Vec::new();
-        // cargo passes `--bench` to a harness-less bench; flags are not ours.
-        for arg in std::env::args().skip(1).filter(|a| !a.starts_with('-')) {
-            let bench = Bench::ALL
-                .into_iter()
-                .find(|b| b.name() == arg)
-                .ok_or_else(|| format!("unknown benchmark {arg:?}: nochange, hash, upload, rss"))?;
-            if !benches.contains(&bench) {
-                benches.push(bench);
-            }
-        }
-        if benches.is_empty() {
-            benches = Bench::ALL.to_vec();
-        }
-        let scale = match std::env::var("BENCH_SCALE") {
-            Ok(text) => text
-                .parse::<f64>()
-                .ok()
-                .filter(|s| *s > 0.0 && *s <= 1.0)
-                .ok_or_else(|| format!("BENCH_SCALE={text:?}: a number in (0, 1]"))?,
-            Err(_) => 1.0,
-        };
-        let keep = std::env::var("BENCH_KEEP").is_ok_and(|v| v == "1");
         Ok(Options {
-            benches,
-            scale,
-            keep,
+            benches: chosen(&Bench::NAMED)?,
+            settings: Settings::from_env()?,
         })
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Results
-
-/// One line of the final table.
-struct Row {
-    target: String,
-    measured: String,
-    peer: String,
-    limit: String,
-    pass: bool,
-}
-
-impl Row {
-    fn error(what: &str, e: &dyn std::error::Error) -> Row {
-        eprintln!("error in {what}: {e}");
-        Row {
-            target: what.to_owned(),
-            measured: format!("error: {e}"),
-            peer: String::new(),
-            limit: String::new(),
-            pass: false,
-        }
-    }
-}
-
-fn print_table(rows: &[Row]) {
-    let header = ["target", "measured", "peer", "ratio / limit", "result"];
-    let cells: Vec<[&str; 5]> = rows
-        .iter()
-        .map(|r| {
-            let result = if r.pass { "PASS" } else { "FAIL" };
-            [&r.target, &r.measured, &r.peer, &r.limit, result].map(|s| s as &str)
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
-    let line = |cells: &[&str; 5]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("| {} |", padded.join(" | "));
-    };
-    line(&header);
-    println!(
-        "|{}|",
-        widths
-            .iter()
-            .map(|w| "-".repeat(w + 2))
-            .collect::<Vec<_>>()
-            .join("|")
-    );
-    for row in &cells {
-        line(row);
-    }
-}
-
-/// Median and minimum of some timings.
-#[derive(Clone, Copy, Debug)]
-struct Stats {
-    median: f64,
-    min: f64,
-    n: usize,
-}
-
-impl Stats {
-    fn of(values: &[f64]) -> Stats {
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        let median = if n == 0 {
-            f64::NAN
-        } else if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        };
-        Stats {
-            median,
-            min: sorted.first().copied().unwrap_or(f64::NAN),
-            n,
-        }
-    }
-
-    fn ms(&self) -> String {
-        format!(
-            "median {:.1} ms, min {:.1} ms (n={})",
-            self.median * 1e3,
-            self.min * 1e3,
-            self.n
-        )
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The lab: a temporary folder, commands, emulators
-
-/// The temporary folder everything is generated in.
-struct Lab {
-    dir: Option<tempfile::TempDir>,
-    root: PathBuf,
-    keep: bool,
-    /// `BENCH_SCALE`: multiplies every file count and byte total.
-    scale: f64,
-}
-
-impl Lab {
-    fn new(options: &Options) -> BenchResult<Lab> {
-        let needed = options
-            .benches
-            .iter()
-            .map(|b| match b {
-                // Tree, the emulator's copy, git's objects, and a margin.
-                Bench::NoChange | Bench::Hash => 7.0e9 * options.scale,
-                Bench::Upload => 0.3e9 * options.scale,
-                Bench::Rss => 2.0e9 * options.scale,
-            })
-            .fold(0.0_f64, f64::max)
-            + 0.5e9;
-        let available = available_bytes(Path::new("/tmp"))?;
-        eprintln!(
-            "disk: {:.1} GB free under /tmp, about {:.1} GB needed",
-            available / 1e9,
-            needed / 1e9
-        );
-        if available < needed {
-            return Err(format!(
-                "not enough space under /tmp: {:.1} GB free, {:.1} GB needed (try BENCH_SCALE)",
-                available / 1e9,
-                needed / 1e9
-            )
-            .into());
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("tcb-deploy-bench-")
-            .tempdir_in("/tmp")?;
-        let root = dir.path().to_path_buf();
-        eprintln!("data: {}", root.display());
-        Ok(Lab {
-            dir: Some(dir),
-            root,
-            keep: options.keep,
-            scale: options.scale,
-        })
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.root.join(name)
-    }
-
-    fn count(&self, full: usize) -> usize {
-        ((full as f64 * self.scale).round() as usize).max(1)
-    }
-
-    fn finish(mut self) {
-        if let Some(dir) = self.dir.take() {
-            if self.keep {
-                eprintln!("kept the data in {}", dir.keep().display());
-            } else {
-                eprintln!("removing {}", dir.path().display());
-            }
-        }
-    }
-}
-
-fn available_bytes(path: &Path) -> BenchResult<f64> {
-    let out = Command::new("df").arg("-Pk").arg(path).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let kb = text
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|f| f.parse::<f64>().ok())
-        .ok_or_else(|| format!("cannot read df's answer: {text}"))?;
-    Ok(kb * 1024.0)
-}
-
-/// A command line with its environment: run as is, under `/usr/bin/time`, or handed to
-/// hyperfine as one string.
-#[derive(Clone)]
-struct Cmd {
-    argv: Vec<String>,
-    env: Vec<(String, String)>,
-}
-
-impl Cmd {
-    fn new(program: &str) -> Cmd {
-        Cmd {
-            argv: vec![program.to_owned()],
-            env: Vec::new(),
-        }
-    }
-
-    fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Cmd {
-        self.argv.push(arg.as_ref().to_string_lossy().into_owned());
-        self
-    }
-
-    fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Cmd {
-        for a in args {
-            self = self.arg(a);
-        }
-        self
-    }
-
-    fn env(mut self, key: &str, value: &str) -> Cmd {
-        self.env.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.argv[0]);
-        command.args(&self.argv[1..]);
-        // Settings of whoever runs the bench must not leak into the tool.
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TCB_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command
-    }
-
-    /// As one line for hyperfine's `-N` (no shell): split on spaces, so no argument may hold one.
-    fn line(&self) -> BenchResult<String> {
-        if let Some(bad) = self.argv.iter().find(|a| a.contains(' ')) {
-            return Err(format!("argument with a space cannot go to hyperfine: {bad:?}").into());
-        }
-        Ok(self.argv.join(" "))
-    }
-
-    /// Runs to the end with output captured; an exit other than 0 is an error.
-    fn output(&self) -> BenchResult<Output> {
-        let out = self.command().stdin(Stdio::null()).output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "`{}` exited with {}: {}",
-                self.argv.join(" "),
-                out.status,
-                tail(&String::from_utf8_lossy(&out.stderr), 800)
-            )
-            .into());
-        }
-        Ok(out)
-    }
-
-    /// Runs under `/usr/bin/time` (standard output discarded unless `stdout` is given), timing
-    /// the wall clock here and reading CPU time and peak RSS from `time`.
-    fn timed(&self, report: &Path, stdout: Option<&Path>) -> BenchResult<Timing> {
-        self.run_timed(report, stdout, None)
-    }
-
-    /// Like [`Cmd::timed`], with standard output to `stdout` and standard error to `stderr`.
-    fn timed_logging(&self, report: &Path, stdout: &Path, stderr: &Path) -> BenchResult<Timing> {
-        self.run_timed(report, Some(stdout), Some(stderr))
-    }
-
-    fn run_timed(
-        &self,
-        report: &Path,
-        stdout: Option<&Path>,
-        stderr: Option<&Path>,
-    ) -> BenchResult<Timing> {
-        let mut command = Cmd::new("/usr/bin/time")
-            .args(["-v", "-o"])
-            .arg(report)
-            .args(&self.argv)
-            .command();
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command.stdin(Stdio::null());
-        command.stdout(match stdout {
-            Some(path) => Stdio::from(fs::File::create(path)?),
-            None => Stdio::null(),
-        });
-        command.stderr(match stderr {
-            Some(path) => Stdio::from(fs::File::create(path)?),
-            None => Stdio::piped(),
-        });
-        let begun = Instant::now();
-        let out = command.output()?;
-        let wall = begun.elapsed().as_secs_f64();
-        if !out.status.success() {
-            let log = match stderr {
-                Some(path) => fs::read_to_string(path).unwrap_or_default(),
-                None => String::from_utf8_lossy(&out.stderr).into_owned(),
-            };
-            return Err(format!(
-                "`{}` exited with {}: {}",
-                self.argv.join(" "),
-                out.status,
-                tail(&log, 800)
-            )
-            .into());
-        }
-        Timing::parse(wall, &fs::read_to_string(report)?)
-    }
-}
-
-/// What one timed run cost.
-#[derive(Clone, Copy, Debug)]
-struct Timing {
-    wall: f64,
-    user: f64,
-    sys: f64,
-    max_rss_kb: u64,
-}
-
-impl Timing {
-    /// Reads GNU time's `-v` report.
-    fn parse(wall: f64, report: &str) -> BenchResult<Timing> {
-        let field = |name: &str| -> BenchResult<&str> {
-            report
-                .lines()
-                .find_map(|l| l.trim().strip_prefix(name))
-                .map(|rest| rest.trim_start_matches(':').trim())
-                .ok_or_else(|| format!("no {name:?} in time's report: {report}").into())
-        };
-        Ok(Timing {
-            wall,
-            user: field("User time (seconds)")?.parse()?,
-            sys: field("System time (seconds)")?.parse()?,
-            max_rss_kb: field("Maximum resident set size (kbytes)")?.parse()?,
-        })
-    }
-
-    fn cpu(&self) -> f64 {
-        self.user + self.sys
-    }
-}
-
-fn tail(text: &str, max: usize) -> &str {
-    let start = text.len().saturating_sub(max);
-    let start = (start..=text.len())
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(text.len());
-    text[start..].trim()
-}
-
-/// A `tcb-deploy emulator` child process on a free port of 127.0.0.1, killed when dropped.
-struct Emulator {
-    child: Child,
-    base: String,
-    name: String,
-}
-
-impl Emulator {
-    fn start(lab: &Lab, name: &str, faults: &[&str]) -> BenchResult<Emulator> {
-        // A port the kernel just handed out and took back: free unless another process grabs
-        // it in the next few milliseconds.
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let addr = format!("127.0.0.1:{port}");
-        let log = fs::File::create(lab.path(&format!("{name}.log")))?;
-        let child = Cmd::new(BIN)
-            .args(["-q", "emulator", "--addr", &addr, "--data"])
-            .arg(lab.path(name))
-            .args(["--create-delay-ms", "0"])
-            .args(faults)
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()?;
-        let mut emulator = Emulator {
-            child,
-            base: format!("http://{addr}"),
-            name: name.to_owned(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = emulator.child.try_wait()? {
-                return Err(format!("emulator {name} exited with {status}; see {name}.log").into());
-            }
-            if http_get(&addr, "/_emulator/health").is_ok() {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("emulator {name} did not answer on {addr} in 20 s").into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("emulator {name} at {} {}", emulator.base, faults.join(" "));
-        Ok(emulator)
-    }
-
-    /// The binary with this emulator as its API and the component credentials.
-    fn tool(&self) -> Cmd {
-        let mut cmd = Cmd::new(BIN).env("TCB_API_BASE", &self.base);
-        for (key, value) in CREDENTIALS {
-            cmd = cmd.env(key, value);
-        }
-        cmd
-    }
-
-    /// Opens the static website of `env` and waits until it is online.
-    fn create(&self, env: &str) -> BenchResult<()> {
-        self.tool()
-            .args(["-q", "create", "--env", env, "--wait", "--timeout", "60"])
-            .output()?;
-        Ok(())
-    }
-
-    fn counters(&self) -> BenchResult<Value> {
-        let addr = self.base.trim_start_matches("http://");
-        Ok(serde_json::from_str(&http_get(
-            addr,
-            "/_emulator/counters",
-        )?)?)
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        eprintln!("emulator {} stopped", self.name);
-    }
-}
-
-/// A plain HTTP/1.1 GET on loopback, for the emulator's own pages; the body if the status is 200.
-fn http_get(addr: &str, path: &str) -> BenchResult<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .ok_or("no end of headers in the emulator's answer")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("GET {path}: {}", head.lines().next().unwrap_or("")).into());
-    }
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Ok(dechunk(body));
-    }
-    Ok(body.to_owned())
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-/// The deploy report the tool prints with `--json` (the last line of its output).
-fn json_report(stdout: &str) -> BenchResult<Value> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .ok_or("no JSON report on standard output")?;
-    Ok(serde_json::from_str(line)?)
-}
-
-fn number(report: &Value, key: &str) -> u64 {
-    report.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Generated trees
-
-/// splitmix64: small, fast, and the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.unit();
-        let v = self.unit();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        let mut chunks = buf.chunks_exact_mut(8);
-        for chunk in &mut chunks {
-            chunk.copy_from_slice(&self.next().to_le_bytes());
-        }
-        let rest = chunks.into_remainder();
-        let last = self.next().to_le_bytes();
-        rest.copy_from_slice(&last[..rest.len()]);
-    }
-}
-
-/// How file sizes are drawn.
-enum Sizes {
-    /// Log-normal around `median` (skewed: most files small, a few large), clamped to
-    /// [`min`, `max`], then scaled so that the total is about `total`.
-    Skewed {
-        median: f64,
-        sigma: f64,
-        min: u64,
-        max: u64,
-        total: u64,
-    },
-    /// Uniform in [`min`, `max`].
-    Uniform { min: u64, max: u64 },
-}
-
-/// A generated site folder.
-struct Tree {
-    dir: PathBuf,
-    files: usize,
-    bytes: u64,
-}
-
-/// Names by share of files: pages, scripts, styles, images, data, fonts.
-const KINDS: [(&str, &str, u32); 7] = [
-    ("page", "html", 10),
-    ("chunk", "js", 25),
-    ("style", "css", 10),
-    ("img", "png", 25),
-    ("data", "json", 10),
-    ("icon", "svg", 10),
-    ("font", "woff2", 10),
-];
-
-fn generate(
-    dir: &Path,
-    files: usize,
-    folders: usize,
-    sizes: &Sizes,
-    seed: u64,
-) -> BenchResult<Tree> {
-    let begun = Instant::now();
-    let mut rng = Rng(seed);
-    let lengths = draw_sizes(&mut rng, files, sizes);
-    // Folders two deep: `sec-NN/grp-NNNN`, twenty groups per section.
-    let folders = folders.max(1);
-    let folder_names: Vec<String> = (0..folders)
-        .map(|f| format!("sec-{:02}/grp-{f:04}", f / 20))
-        .collect();
-    for name in &folder_names {
-        fs::create_dir_all(dir.join(name))?;
-    }
-    let weight: u32 = KINDS.iter().map(|k| k.2).sum();
-    let mut buf = Vec::new();
-    for (i, &len) in lengths.iter().enumerate() {
-        let path = match i {
-            // A few files at the root, as a real build has, including a service worker.
-            0 => dir.join("index.html"),
-            1 => dir.join("sw.js"),
-            2 => dir.join("404.html"),
-            _ => {
-                let mut pick = (rng.next() % u64::from(weight)) as u32;
-                let (stem, ext, _) = KINDS
-                    .iter()
-                    .find(|k| {
-                        let hit = pick < k.2;
-                        pick = pick.saturating_sub(k.2);
-                        hit
-                    })
-                    .copied()
-                    .unwrap_or(KINDS[0]);
-                let folder = &folder_names[rng.below(folders)];
-                dir.join(folder).join(format!("{stem}-{i:06}.{ext}"))
-            }
-        };
-        buf.resize(len as usize, 0);
-        rng.fill(&mut buf);
-        fs::write(path, &buf)?;
-    }
-    let bytes = lengths.iter().sum();
-    eprintln!(
-        "generated {}: {files} files in {folders} folders, {:.1} MB, in {:.1} s",
-        dir.display(),
-        bytes as f64 / MB,
-        begun.elapsed().as_secs_f64()
-    );
-    describe_sizes(&lengths);
-    Ok(Tree {
-        dir: dir.to_path_buf(),
-        files,
-        bytes,
-    })
-}
-
-fn draw_sizes(rng: &mut Rng, files: usize, sizes: &Sizes) -> Vec<u64> {
-    match *sizes {
-        Sizes::Uniform { min, max } => (0..files)
-            .map(|_| min + rng.next() % (max - min + 1))
-            .collect(),
-        Sizes::Skewed {
-            median,
-            sigma,
-            min,
-            max,
-            total,
-        } => {
-            let raw: Vec<f64> = (0..files)
-                .map(|_| median * (sigma * rng.normal()).exp())
-                .collect();
-            // Scale toward the wanted total; clamping moves it, so repeat a few times.
-            let mut factor = 1.0;
-            let mut lengths = Vec::new();
-            for _ in 0..20 {
-                lengths = raw
-                    .iter()
-                    .map(|r| ((r * factor) as u64).clamp(min, max))
-                    .collect();
-                let sum: u64 = lengths.iter().sum();
-                let off = total as f64 / sum as f64;
-                if (off - 1.0).abs() < 0.002 {
-                    break;
-                }
-                factor *= off;
-            }
-            lengths
-        }
-    }
-}
-
-fn describe_sizes(lengths: &[u64]) {
-    let mut sorted = lengths.to_vec();
-    sorted.sort_unstable();
-    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
-    eprintln!(
-        "  sizes: min {} B, p50 {} B, p90 {} B, p99 {} B, max {} B; {} files ≥ 1 MB",
-        at(0.0),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0),
-        sorted.iter().filter(|&&l| l >= 1_000_000).count()
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

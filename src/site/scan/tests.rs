@@ -76,6 +76,32 @@ fn keys(scan: &Scan) -> Vec<&str> {
 }
 
 #[test]
+fn keys_come_in_byte_order_where_a_folder_name_meets_a_longer_file_name() {
+    // `a/…` sorts after `a-c`, `a.b` and `a!` but before `a0`: `/` is 0x2f.
+    let paths = [
+        "a/x", "a/y/z", "a.b", "a-c", "a0", "a!", "a", "ab/c", "b/a/b", "b/a.b", "b/a-b", "b.c",
+    ];
+    let site = Site::new();
+    for path in paths {
+        if path == "a" {
+            continue;
+        }
+        site.write(path, "x");
+    }
+    site.link("c", "a");
+    let mut expected: Vec<&str> = paths.iter().copied().filter(|p| *p != "a").collect();
+    expected.extend(["c/x", "c/y/z"]);
+    expected.sort_unstable();
+    for prefix in ["", "docs/"] {
+        let mut options = site.options();
+        options.prefix = prefix.to_owned();
+        let scan = scan(&options).expect("scan");
+        let want: Vec<String> = expected.iter().map(|k| format!("{prefix}{k}")).collect();
+        assert_eq!(keys(&scan), want);
+    }
+}
+
+#[test]
 fn nested_files_become_sorted_keys_with_their_stat() {
     let site = Site::with_files(&[
         "index.html",

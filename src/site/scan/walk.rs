@@ -2,7 +2,10 @@
 //! them from a shared queue. A folder is read with `getdents64` into a buffer each thread
 //! reuses, and each file is stat'ed relative to the open folder (`fstatat`), so no path is
 //! resolved from the root and nothing is allocated for an entry but the key of a file kept.
-//! Each thread sorts what it found; the sorted lists are merged at the end.
+//!
+//! The files come out sorted by key without a sort of all the keys: each folder's files and
+//! subfolders are sorted by name (a subfolder's name followed by `/`, as in its files' keys),
+//! and the folders are then read in that order, depth first.
 //!
 //! A folder's `.deployignore` is read before its entries are judged, so it applies to its
 //! siblings whatever order the folder lists them in.
@@ -13,7 +16,7 @@ use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use ignore::Match;
@@ -49,6 +52,7 @@ pub(super) fn walk(
         rules,
         queue: Mutex::new(Queue {
             folders: vec![Folder {
+                id: 0,
                 path: options.root.clone(),
                 relative: String::new(),
                 focus,
@@ -63,6 +67,7 @@ pub(super) fn walk(
         wake: Condvar::new(),
         stopped: AtomicBool::new(false),
         fatal: Mutex::new(None),
+        folders: AtomicUsize::new(1),
     };
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -81,48 +86,43 @@ pub(super) fn walk(
     if let Some(error) = lock(&walk.fatal).take() {
         return Err(error);
     }
-    let mut lists = Vec::with_capacity(found.len());
+    let mut listed: Vec<Vec<Item>> = Vec::new();
+    listed.resize_with(walk.folders.load(Ordering::SeqCst), Vec::new);
     let mut skipped = Vec::new();
+    let mut count = 0;
     for mut f in found {
-        lists.push(f.files);
+        for folder in f.listed {
+            count += folder.files;
+            if let Some(slot) = listed.get_mut(folder.id) {
+                *slot = folder.items;
+            }
+        }
         skipped.append(&mut f.skipped);
     }
-    Ok((merge_sorted(lists), skipped))
+    Ok((in_key_order(listed, count), skipped))
 }
 
-/// Merges lists each sorted by key into one, two at a time.
-fn merge_sorted(mut lists: Vec<Vec<LocalFile>>) -> Vec<LocalFile> {
-    while lists.len() > 1 {
-        let mut merged = Vec::with_capacity(lists.len().div_ceil(2));
-        let mut pairs = lists.into_iter();
-        while let Some(first) = pairs.next() {
-            merged.push(match pairs.next() {
-                Some(second) => merge_two(first, second),
-                None => first,
-            });
+/// The files of every listed folder (indexed by folder id, the root's 0), depth first with
+/// each folder's items in their order: the order of their keys.
+fn in_key_order(mut listed: Vec<Vec<Item>>, count: usize) -> Vec<LocalFile> {
+    let mut files = Vec::with_capacity(count);
+    let Some(root) = listed.first_mut() else {
+        return files;
+    };
+    let mut open = vec![std::mem::take(root).into_iter()];
+    while let Some(folder) = open.last_mut() {
+        match folder.next() {
+            Some(Item::File(file)) => files.push(file),
+            Some(Item::Folder { id, .. }) => {
+                let items = listed.get_mut(id).map(std::mem::take).unwrap_or_default();
+                open.push(items.into_iter());
+            }
+            None => {
+                open.pop();
+            }
         }
-        lists = merged;
     }
-    lists.pop().unwrap_or_default()
-}
-
-fn merge_two(first: Vec<LocalFile>, second: Vec<LocalFile>) -> Vec<LocalFile> {
-    let mut merged = Vec::with_capacity(first.len() + second.len());
-    let mut first = first.into_iter().peekable();
-    let mut second = second.into_iter().peekable();
-    loop {
-        let take_first = match (first.peek(), second.peek()) {
-            (Some(a), Some(b)) => a.key <= b.key,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return merged,
-        };
-        merged.extend(if take_first {
-            first.next()
-        } else {
-            second.next()
-        });
-    }
+    files
 }
 
 /// What the threads share.
@@ -136,6 +136,8 @@ struct Walk<'w> {
     /// Set on a fatal error: every thread stops at its next folder.
     stopped: AtomicBool,
     fatal: Mutex<Option<ScanError>>,
+    /// Folder ids handed out so far.
+    folders: AtomicUsize,
 }
 
 struct Queue {
@@ -146,6 +148,8 @@ struct Queue {
 
 /// A folder to list.
 struct Folder {
+    /// Where its listing goes: the root is 0.
+    id: usize,
     /// Where it is: the root joined with `relative`.
     path: PathBuf,
     /// Its path below the root with a trailing `/`, or "" for the root.
@@ -188,8 +192,27 @@ impl Ancestors {
 /// One thread's findings.
 #[derive(Default)]
 struct Found {
+    /// The files of the folder being listed.
     files: Vec<LocalFile>,
+    listed: Vec<Listed>,
     skipped: Vec<Skipped>,
+}
+
+/// A listed folder's files and subfolders, in the order of their keys.
+struct Listed {
+    id: usize,
+    items: Vec<Item>,
+    /// How many of the items are files.
+    files: usize,
+}
+
+enum Item {
+    File(LocalFile),
+    /// A subfolder to walk; `name` is followed by `/`, as in its files' keys.
+    Folder {
+        id: usize,
+        name: String,
+    },
 }
 
 /// One folder's entries as read, kept until its `.deployignore` has been read: the names back
@@ -218,8 +241,7 @@ struct Scratch {
 }
 
 impl Walk<'_> {
-    /// Lists folders until none is left (or the walk stopped), and returns what it found,
-    /// files sorted by key.
+    /// Lists folders until none is left (or the walk stopped), and returns what it found.
     fn work(&self) -> Found {
         let mut found = Found::default();
         let mut scratch = Scratch {
@@ -237,7 +259,6 @@ impl Walk<'_> {
             };
             self.finished(subfolders);
         }
-        found.files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         found
     }
 
@@ -342,7 +363,30 @@ impl Walk<'_> {
                 subfolders.push(sub);
             }
         }
+        self.record(folder, &mut subfolders, found);
         Ok(subfolders)
+    }
+
+    /// Files the folder's files and subfolders (which get their ids here) under its id, sorted
+    /// by name as their keys sort.
+    fn record(&self, folder: &Folder, subfolders: &mut [Folder], found: &mut Found) {
+        let files = found.files.len();
+        let mut items: Vec<Item> = found.files.drain(..).map(Item::File).collect();
+        for sub in subfolders.iter_mut() {
+            sub.id = self.folders.fetch_add(1, Ordering::SeqCst);
+            items.push(Item::Folder {
+                id: sub.id,
+                name: sub.relative[folder.relative.len()..].to_owned(),
+            });
+        }
+        // Every key in the folder starts with the prefix and the folder's path.
+        let common = self.prefix.len() + folder.relative.len();
+        items.sort_unstable_by(|a, b| a.name(common).cmp(b.name(common)));
+        found.listed.push(Listed {
+            id: folder.id,
+            items,
+            files,
+        });
     }
 
     /// Judges one entry: a file is added to `found`, a folder to walk is returned.
@@ -529,6 +573,16 @@ impl Walk<'_> {
     }
 }
 
+impl Item {
+    /// What the item's keys hold after the `common` bytes every key in its folder starts with.
+    fn name(&self, common: usize) -> &str {
+        match self {
+            Item::File(file) => file.key.get(common..).unwrap_or_default(),
+            Item::Folder { name, .. } => name,
+        }
+    }
+}
+
 /// An entry of the folder being listed.
 struct Entry<'a> {
     /// The open folder.
@@ -561,6 +615,8 @@ fn subfolder(
 ) -> Folder {
     relative.push('/');
     Folder {
+        // Given when the listing is recorded.
+        id: 0,
         path,
         relative,
         focus,
