@@ -32,8 +32,10 @@ const QUIET_MS: u64 = 200;
 const IDLE: Duration = Duration::from_secs(60);
 /// After `READY=1`, the daemon is idle once it logged nothing for this long.
 const SETTLE: Duration = Duration::from_secs(3);
-/// The longest any awaited event may take before the run is called failed.
+/// The longest the first deploy may take before the run is called failed.
 const DEADLINE: Duration = Duration::from_secs(600);
+/// The longest a log line awaited after an edit may take.
+const LINE_DEADLINE: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Bench {
@@ -98,13 +100,21 @@ fn run(benches: &[Bench], settings: Settings) -> BenchResult<Vec<Row>> {
 
     let mut rows = Vec::new();
     if benches.contains(&Bench::Idle) {
-        rows.extend(bench_idle(&mut daemon, files)?);
+        match bench_idle(&mut daemon, files) {
+            Ok(mut new) => rows.append(&mut new),
+            Err(e) => rows.push(Row::error("idle", e.as_ref())),
+        }
     }
     if benches.contains(&Bench::Latency) {
         let edits = lab.count(100).max(20);
-        rows.extend(bench_latency(&mut daemon, &tree.dir, edits)?);
+        match bench_latency(&mut daemon, &tree.dir, edits) {
+            Ok(mut new) => rows.append(&mut new),
+            Err(e) => rows.push(Row::error("latency", e.as_ref())),
+        }
     }
-    daemon.stop()?;
+    if let Err(e) = daemon.stop() {
+        rows.push(Row::error("stop", e.as_ref()));
+    }
     drop(emulator);
     lab.finish();
     Ok(rows)
@@ -153,7 +163,8 @@ fn bench_latency(daemon: &mut Daemon, dir: &Path, edits: usize) -> BenchResult<V
         let content = format!("edit {n} of {key}\n");
         let written = Instant::now();
         std::fs::write(path, content)?;
-        let wanted = format!("uploaded path={key} ");
+        // The text log shows a string field quoted.
+        let wanted = format!("uploaded path=\"{key}\"");
         let uploaded = daemon.wait_line(|line| line.contains(&wanted))?;
         latencies.push(uploaded.duration_since(written).as_secs_f64());
         daemon.wait_line(|line| line.contains(" deployed "))?;
@@ -291,13 +302,15 @@ impl Daemon {
 
     /// The first log line that `wanted` accepts, and when it arrived.
     fn wait_line(&mut self, wanted: impl Fn(&str) -> bool) -> BenchResult<Instant> {
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + LINE_DEADLINE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok((at, line)) if wanted(&line) => return Ok(at),
                 Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => return Err("no such log line in time".into()),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("no such log line in {} s", LINE_DEADLINE.as_secs()).into());
+                }
                 Err(RecvTimeoutError::Disconnected) => return Err(self.gone()),
             }
         }

@@ -96,13 +96,18 @@ pub struct CycleSettings {
 }
 
 /// A site kept in step with its folder, cycle after cycle. The manifest is loaded on the first
-/// cycle and kept in memory after that; the store's status is checked on the first cycle.
+/// cycle and kept in memory after that, unless the site rests ([`SiteDeployer::rest`]); the
+/// store's status is checked on the first cycle.
 pub struct SiteDeployer {
     site: Arc<Site>,
     store: Arc<ManifestStore>,
     settings: CycleSettings,
-    /// `None` until the first cycle has loaded it.
+    /// `None` until the first cycle has loaded it, and while the site rests.
     manifest: Option<Manifest>,
+    /// Whether a cycle got as far as its plan: the first cycle's checks are done.
+    started: bool,
+    /// Whether the manifest in memory is the one on disk.
+    saved: bool,
     url: Option<String>,
 }
 
@@ -113,8 +118,21 @@ impl SiteDeployer {
             site,
             settings,
             manifest: None,
+            started: false,
+            saved: true,
             url: None,
         }
+    }
+
+    /// Lets go of the manifest in memory if it is saved; the next cycle loads it again (about
+    /// 20 ms for 50,000 files). A daemon calls this when its site has been quiet for a while.
+    /// Returns whether the manifest was let go.
+    pub fn rest(&mut self) -> bool {
+        if !self.saved || self.manifest.is_none() {
+            return false;
+        }
+        self.manifest = None;
+        true
     }
 
     pub fn site(&self) -> &Arc<Site> {
@@ -145,7 +163,7 @@ impl SiteDeployer {
             dry_run,
             ..Report::default()
         };
-        let first = self.manifest.is_none();
+        let first = !self.started;
         let focus = focus.filter(|_| !first).map(Arc::new);
         let scan_options = ScanOptions {
             root: site.dir.clone(),
@@ -259,7 +277,7 @@ impl SiteDeployer {
                     })
                     .collect(),
             );
-            self.manifest = Some(record);
+            self.keep(record, !plan.record_changed);
             report.duration_ms = elapsed_ms(started);
             return Ok(report);
         }
@@ -278,11 +296,18 @@ impl SiteDeployer {
             mut report,
         } = progress;
         let saved = checkpoint.save(&mut record).await;
-        self.manifest = Some(record);
+        self.keep(record, saved.is_ok());
         result?;
         saved?;
         report.duration_ms = elapsed_ms(started);
         Ok(report)
+    }
+
+    /// Keeps the manifest a cycle ends with; `saved` says whether it is the one on disk.
+    fn keep(&mut self, record: Manifest, saved: bool) {
+        self.manifest = Some(record);
+        self.started = true;
+        self.saved = saved;
     }
 
     /// Uploads the planned files stage by stage, recording each as it succeeds.

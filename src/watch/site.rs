@@ -24,6 +24,9 @@ const FALLBACK_POLL: Duration = Duration::from_secs(2);
 const EVENT_BUFFER: usize = 4096;
 /// After a failed cycle, try again this much later even if nothing changes.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// A site with no change for this long lets go of its manifest in memory until the next one:
+/// an idle daemon watching many files holds little memory.
+const REST_AFTER: Duration = Duration::from_secs(10);
 
 pub struct SiteWorker {
     pub site: Arc<Site>,
@@ -90,6 +93,7 @@ impl SiteWorker {
         if let Some(ready) = self.ready.take() {
             let _ = ready.send(());
         }
+        let mut rest_at = Some(Instant::now() + REST_AFTER);
         let mut batch = Batch::default();
         loop {
             let due = match (batch.deadline(self.timing), retry_at) {
@@ -123,6 +127,13 @@ impl SiteWorker {
                     }
                 },
                 _ = super::next_tick(&mut poll_tick) => batch.add_rescan(Instant::now()),
+                _ = sleep_until(rest_at.unwrap_or_else(Instant::now)), if rest_at.is_some() && due.is_none() => {
+                    rest_at = None;
+                    if deployer.rest() {
+                        release_freed_memory();
+                        tracing::debug!(site = %name, "resting: the manifest is out of memory until the next change");
+                    }
+                }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     if overflow.swap(false, Ordering::SeqCst) {
                         batch.add_rescan(Instant::now());
@@ -137,6 +148,7 @@ impl SiteWorker {
                     // A retry looks at everything: what failed is not dirty any more.
                     let focus = focus.filter(|_| retry_at.is_none());
                     retry_at = self.cycle(&mut deployer, &dir, focus).await;
+                    rest_at = Some(Instant::now() + REST_AFTER);
                 }
             }
         }
@@ -166,6 +178,7 @@ impl SiteWorker {
         }
         self.health.update(name, |h| h.waiting_for_folder = false);
         let result = deployer.cycle(&self.remote, false, focus, &self.stop).await;
+        release_freed_memory();
         let now_unix = unix_now();
         match result {
             Ok(report) => {
@@ -257,4 +270,15 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Hands the memory a cycle freed back to the system. glibc keeps freed memory for the next
+/// allocation, and a daemon spends far longer idle than deploying: without this, an idle
+/// daemon would hold on to what its first deploy once needed.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only gives free pages of the heap back; it touches no live memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
