@@ -404,3 +404,55 @@ async fn a_deploy_survives_a_busy_api_and_failing_puts() {
         assert!(stored.bytes == *bytes, "{key} differs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use tcb_deploy::config::Site;
+    use tcb_deploy::deploy::{CycleSettings, SiteDeployer};
+
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("dist");
+    std::fs::create_dir(&dir).expect("site folder");
+    std::fs::write(dir.join("index.html"), "<p>one</p>").expect("write");
+    std::fs::write(dir.join("app.css"), "p { color: red }").expect("write");
+    let site = Site {
+        name: "site".into(),
+        env: "site".into(),
+        dir: dir.clone(),
+        prefix: String::new(),
+        ignore: Vec::new(),
+        headers: Default::default(),
+        rules: Vec::new(),
+    };
+    let settings = CycleSettings {
+        concurrency: 4,
+        verify_remote: false,
+        retry: Default::default(),
+    };
+    let mut deployer = SiteDeployer::new(Arc::new(site), &root.path().join("state"), settings);
+    let connection = h.connect().await;
+    let stop = AtomicBool::new(false);
+    let first = deployer
+        .cycle(&connection.remote, false, None, &stop)
+        .await
+        .expect("first cycle");
+    assert_eq!(first.uploaded, 2);
+
+    assert!(deployer.rest(), "a saved manifest is let go of");
+    assert!(!deployer.rest(), "nothing left to let go of");
+    std::fs::write(dir.join("app.css"), "p { color: blue }").expect("edit");
+    let before = links(&h);
+    let second = deployer
+        .cycle(&connection.remote, false, None, &stop)
+        .await
+        .expect("second cycle");
+    assert_eq!((second.uploaded, second.unchanged), (1, 1));
+    assert_eq!(links(&h) - before, 1);
+    // Not a first cycle again: the store is neither described nor listed a second time.
+    assert_eq!(h.api_calls("componenttcb/describestaticstore"), 1);
+    assert_eq!(h.api_calls("componenttcb/staticfilelist"), 1);
+}
