@@ -121,10 +121,8 @@ impl IgnoreRules {
     /// Whether this one entry is excluded, its parent folders being known to be included (the
     /// walker never enters an excluded folder).
     pub(super) fn excludes_entry(&self, relative: &Path, is_dir: bool) -> bool {
-        let Some(name) = relative.file_name().and_then(|name| name.to_str()) else {
-            return self.user_decides(relative, is_dir).unwrap_or(false);
-        };
-        self.excludes_named(relative, name, is_dir)
+        let name = relative.file_name().unwrap_or_default().to_string_lossy();
+        self.excludes_named(relative, &name, is_dir)
     }
 
     /// [`excludes_entry`](Self::excludes_entry) for a caller that has the entry's name at hand.

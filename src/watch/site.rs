@@ -130,9 +130,9 @@ impl SiteWorker {
                 _ = sleep_until(rest_at.unwrap_or_else(Instant::now)), if rest_at.is_some() && due.is_none() => {
                     rest_at = None;
                     if deployer.rest() {
-                        release_freed_memory();
                         tracing::debug!(site = %name, "resting: the manifest is out of memory until the next change");
                     }
+                    release_freed_memory();
                 }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     if overflow.swap(false, Ordering::SeqCst) {
@@ -178,7 +178,6 @@ impl SiteWorker {
         }
         self.health.update(name, |h| h.waiting_for_folder = false);
         let result = deployer.cycle(&self.remote, false, focus, &self.stop).await;
-        release_freed_memory();
         let now_unix = unix_now();
         match result {
             Ok(report) => {
@@ -272,9 +271,9 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Hands the memory a cycle freed back to the system. glibc keeps freed memory for the next
-/// allocation, and a daemon spends far longer idle than deploying: without this, an idle
-/// daemon would hold on to what its first deploy once needed.
+/// Hands freed memory back to the system when a site comes to rest. glibc keeps freed memory
+/// for the next allocation, and a daemon spends far longer idle than deploying: without this,
+/// an idle daemon would hold on to what its first deploy once needed.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only gives free pages of the heap back; it touches no live memory.
