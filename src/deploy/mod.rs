@@ -362,7 +362,7 @@ impl SiteDeployer {
                         tracing::info!(path = job.key, bytes = done.bytes, ms, "uploaded");
                         report.uploaded += 1;
                         report.bytes_uploaded += done.bytes;
-                        record.files.insert(job.key.to_owned(), done.entry);
+                        record.files.insert(job.key, done.entry);
                         checkpoint.uploaded(record).await?;
                     }
                     Err(UploadError::Vanished) => {
@@ -399,12 +399,9 @@ async fn resolve_digests(
     // Both are sorted by key: one merge, no lookups.
     let mut recorded = manifest.files.iter().peekable();
     for (i, f) in files.into_iter().enumerate() {
-        while recorded
-            .next_if(|(key, _)| key.as_str() < f.key.as_str())
-            .is_some()
-        {}
+        while recorded.next_if(|(key, _)| *key < f.key.as_str()).is_some() {}
         let cached = recorded
-            .next_if(|(key, _)| **key == f.key)
+            .next_if(|(key, _)| *key == f.key)
             .and_then(|(_, entry)| manifest.trusted_digest(entry, &f.stat));
         if cached.is_none() {
             to_hash.push((i, path_of(&site.dir, &site.prefix, &f.key), f.stat));

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::api::RemoteFile;
 use crate::site::FileStat;
 use crate::site::hash::Digest;
-use crate::site::manifest::ManifestEntry;
+use crate::site::manifest::{Entries, ManifestEntry};
 
 /// Upload order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -107,7 +107,7 @@ pub struct Plan {
 /// are dropped.
 pub fn plan(
     local: &[LocalItem],
-    record: &mut BTreeMap<String, ManifestEntry>,
+    record: &mut Entries,
     remote: Option<&BTreeMap<String, RemoteFile>>,
     in_scope: impl Fn(&str) -> bool,
 ) -> Plan {
@@ -122,27 +122,25 @@ pub fn plan(
     out
 }
 
-/// Trusts the record: one merge of two sorted sequences, no lookups.
+/// Trusts the record: one merge of two sorted sequences, then a lookup for each unchanged file
+/// whose stat moved (touched, or copied afresh), to record its new stat.
 fn against_record(
     local: &[LocalItem],
-    record: &mut BTreeMap<String, ManifestEntry>,
+    record: &mut Entries,
     in_scope: impl Fn(&str) -> bool,
     out: &mut Plan,
 ) {
-    let mut recorded = record
-        .iter_mut()
-        .filter(|(key, _)| in_scope(key))
-        .peekable();
+    let mut touched = Vec::new();
+    let mut recorded = record.iter().filter(|(key, _)| in_scope(key)).peekable();
     for (index, item) in local.iter().enumerate() {
-        while let Some((key, _)) = recorded.next_if(|(key, _)| key.as_str() < item.key.as_str()) {
-            out.stale.push(key.clone());
+        while let Some((key, _)) = recorded.next_if(|(key, _)| *key < item.key.as_str()) {
+            out.stale.push(key.to_owned());
         }
-        let reason = match recorded.next_if(|(key, _)| **key == item.key) {
+        let reason = match recorded.next_if(|(key, _)| *key == item.key) {
             Some((_, entry)) if entry.digest == item.digest => {
                 out.unchanged += 1;
                 if entry.stat != item.stat {
-                    entry.stat = item.stat;
-                    out.record_changed = true;
+                    touched.push(item);
                 }
                 continue;
             }
@@ -151,13 +149,21 @@ fn against_record(
         };
         out.uploads.push(upload(index, item, reason));
     }
-    out.stale.extend(recorded.map(|(key, _)| key.clone()));
+    out.stale.extend(recorded.map(|(key, _)| key.to_owned()));
+    out.record_changed = !touched.is_empty();
+    for item in touched {
+        let entry = ManifestEntry {
+            stat: item.stat,
+            digest: item.digest,
+        };
+        record.insert(&item.key, entry);
+    }
 }
 
 /// Trusts the store's listing over the record.
 fn against_listing(
     local: &[LocalItem],
-    record: &mut BTreeMap<String, ManifestEntry>,
+    record: &mut Entries,
     listing: &BTreeMap<String, RemoteFile>,
     out: &mut Plan,
 ) {
@@ -174,7 +180,7 @@ fn against_listing(
                     digest: item.digest,
                 };
                 if record.get(&item.key) != Some(&entry) {
-                    record.insert(item.key.clone(), entry);
+                    record.insert(&item.key, entry);
                     out.record_changed = true;
                 }
                 continue;
@@ -233,7 +239,7 @@ mod tests {
         true
     }
 
-    fn record_of(items: &[LocalItem]) -> BTreeMap<String, ManifestEntry> {
+    fn record_of(items: &[LocalItem]) -> Entries {
         items
             .iter()
             .map(|i| {
@@ -241,7 +247,7 @@ mod tests {
                     stat: i.stat,
                     digest: i.digest,
                 };
-                (i.key.clone(), entry)
+                (i.key.as_str(), entry)
             })
             .collect()
     }
@@ -280,7 +286,7 @@ mod tests {
             item("style.css", "css"),
         ];
         local.sort_by(|a, b| a.key.cmp(&b.key));
-        let p = plan(&local, &mut BTreeMap::new(), None, everything);
+        let p = plan(&local, &mut Entries::default(), None, everything);
         let keys: Vec<String> = uploads(&p, &local).into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
@@ -316,7 +322,7 @@ mod tests {
         let p = plan(&touched, &mut record, None, everything);
         assert!(p.uploads.is_empty());
         assert_eq!(p.unchanged, 1);
-        assert_eq!(record["a.js"].stat.mtime_ns, 99);
+        assert_eq!(record.get("a.js").map(|e| e.stat.mtime_ns), Some(99));
         assert!(p.record_changed);
     }
 
@@ -348,7 +354,7 @@ mod tests {
             item("b.js", "changed"),
             item("new.css", "n"),
         ];
-        let mut record = BTreeMap::new();
+        let mut record = Entries::default();
         let p = plan(&now, &mut record, Some(&listing_of(&online)), everything);
         assert_eq!(
             uploads(&p, &now),
@@ -369,7 +375,8 @@ mod tests {
         let local = vec![item("a.js", "1"), item("b.js", "2")];
         let listing = listing_of(&local[..1]);
         let mut record = record_of(&local);
-        record.insert("deleted-everywhere.js".into(), record["a.js"].clone());
+        let copied = record.get("a.js").cloned().expect("recorded");
+        record.insert("deleted-everywhere.js", copied);
         let p = plan(&local, &mut record, Some(&listing), everything);
         assert_eq!(
             uploads(&p, &local),
@@ -421,7 +428,7 @@ mod tests {
         assert_eq!(p.stale, ["0.js", "m.js", "z.js"]);
         let p = plan(
             &now,
-            &mut BTreeMap::new(),
+            &mut Entries::default(),
             Some(&listing_of(&before)),
             everything,
         );

@@ -32,7 +32,7 @@ use std::io::{self, BufWriter, Write};
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Manifest, ManifestEntry};
+use super::{Entries, Manifest, ManifestEntry};
 use crate::site::FileStat;
 use crate::site::hash::Digest;
 
@@ -69,8 +69,7 @@ pub(super) fn encode(manifest: &Manifest, out: impl Write) -> Result<(), EncodeE
     write_str(&mut writer, Part::Prefix, &manifest.prefix)?;
     // usize is at most 64 bits wide on every platform Rust supports: the cast is lossless.
     writer.write_all(&(manifest.files.len() as u64).to_le_bytes())?;
-    // A BTreeMap's keys come in strictly increasing byte order (`str`'s `Ord` compares bytes),
-    // as the format wants them.
+    // The entries come in strictly increasing byte order of their keys, as the format wants.
     for (index, (key, entry)) in manifest.files.iter().enumerate() {
         if key.is_empty() {
             return Err(EncodeError::EmptyKey);
@@ -158,7 +157,12 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Manifest, DecodeError> {
         .filter(|&count| count <= room)
         .ok_or(DecodeError::TooManyEntries { count, room })?;
 
-    let mut entries: Vec<(String, ManifestEntry)> = Vec::with_capacity(count);
+    // Exact for a well-formed file, and never more than the file holds.
+    let key_bytes = reader
+        .rest
+        .len()
+        .saturating_sub(count * (2 + ENTRY_FIXED_LEN));
+    let mut entries = Entries::with_capacity(count, key_bytes);
     // Every key is non-empty, so the first one comes after this.
     let mut previous: &[u8] = b"";
     for index in 0..count {
@@ -187,7 +191,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Manifest, DecodeError> {
                 md5: *reader.array::<16>(part)?,
             },
         };
-        entries.push((key.to_owned(), entry));
+        entries.push_last(key, entry);
     }
     if !reader.rest.is_empty() {
         return Err(DecodeError::TrailingBytes {
@@ -199,8 +203,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Manifest, DecodeError> {
     Ok(Manifest {
         env,
         prefix,
-        // The keys are sorted already, so this is a bulk build, not 50,000 inserts.
-        files: entries.into_iter().collect(),
+        files: entries,
         saved_at_ns,
     })
 }
@@ -366,14 +369,10 @@ mod tests {
     fn sample() -> Manifest {
         let mut manifest = Manifest::new("env-1", "站点/");
         manifest.saved_at_ns = 1_700_000_000_123_456_789;
-        manifest
-            .files
-            .insert("index.html".into(), entry(1, 1_600_000_000));
-        manifest
-            .files
-            .insert("中文/页面 1.html".into(), entry(2, -5));
+        manifest.files.insert("index.html", entry(1, 1_600_000_000));
+        manifest.files.insert("中文/页面 1.html", entry(2, -5));
         manifest.files.insert(
-            "z".into(),
+            "z",
             ManifestEntry {
                 stat: FileStat {
                     size: u64::MAX,
@@ -459,8 +458,8 @@ mod tests {
         manifest.saved_at_ns = 7;
         let a = entry(1, -3);
         let b = entry(2, 1_700_000_000_000_000_000);
-        manifest.files.insert("b/c.js".into(), b.clone());
-        manifest.files.insert("a.html".into(), a.clone());
+        manifest.files.insert("b/c.js", b.clone());
+        manifest.files.insert("a.html", a.clone());
 
         let by_hand = Raw::header(2, 2)
             .entry(b"a.html", &a)
@@ -472,10 +471,10 @@ mod tests {
     #[test]
     fn longest_key_fits_and_a_longer_one_is_an_error() {
         let mut manifest = Manifest::new("env", "");
-        manifest.files.insert("k".repeat(65_535), entry(1, 1));
+        manifest.files.insert(&"k".repeat(65_535), entry(1, 1));
         assert_same(&decode(&encoded(&manifest)).expect("decode"), &manifest);
 
-        manifest.files.insert("x".repeat(65_536), entry(2, 2));
+        manifest.files.insert(&"x".repeat(65_536), entry(2, 2));
         let err = encode(&manifest, Vec::new()).expect_err("key too long");
         assert!(
             matches!(
@@ -507,7 +506,7 @@ mod tests {
     #[test]
     fn an_empty_key_is_not_written() {
         let mut manifest = Manifest::new("env", "");
-        manifest.files.insert(String::new(), entry(1, 1));
+        manifest.files.insert("", entry(1, 1));
         let err = encode(&manifest, Vec::new()).expect_err("empty key");
         assert!(matches!(err, EncodeError::EmptyKey), "{err:?}");
     }

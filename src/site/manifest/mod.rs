@@ -8,21 +8,23 @@
 //! never a wrong deploy.
 //!
 //! Speed and memory matter: the "nothing changed" check loads the whole manifest before it can
-//! answer, and 100,000 entries must fit in a 64 MB deploy. Entries hold fixed arrays, loading
-//! reads the file in one go and decodes the slice, and saving streams.
+//! answer, and 100,000 entries must fit in a 64 MB deploy. Entries hold fixed arrays and sit in
+//! two allocations (`entries.rs`), loading reads the file in one go and decodes the slice, and
+//! saving streams.
 //!
 //! Version 1 was JSON, at `<name>.json`. Such files are no longer looked at, neither read nor
 //! removed: no release wrote them, so nothing is migrated, and the first deploy after the change
 //! hashes every file once.
 
+mod entries;
 mod format;
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use entries::Entries;
 pub use format::{DecodeError, EncodeError, MANIFEST_VERSION, Part};
 
 use super::FileStat;
@@ -49,7 +51,7 @@ pub struct Manifest {
     pub env: String,
     pub prefix: String,
     /// Remote key → what was deployed there.
-    pub files: BTreeMap<String, ManifestEntry>,
+    pub files: Entries,
     /// When the manifest was last saved, nanoseconds since the Unix epoch; 0 if never.
     pub saved_at_ns: i64,
 }
@@ -145,6 +147,8 @@ impl ManifestStore {
     /// The temporary name holds the process id: one process must not save the same manifest
     /// from two threads at once.
     pub fn save(&self, manifest: &mut Manifest) -> Result<(), ManifestError> {
+        // Saves come every few seconds at most: the moment to fold new keys into the rows.
+        manifest.files.compact();
         let previous = manifest.saved_at_ns;
         manifest.saved_at_ns = now_ns();
         let result = self.write(manifest);
@@ -313,7 +317,7 @@ mod tests {
         {
             let i = u8::try_from(i).expect("small");
             let entry = entry(i, SAVED_AT - 10_000_000_000 + i64::from(i));
-            manifest.files.insert((*key).to_owned(), entry);
+            manifest.files.insert(key, entry);
         }
         manifest
     }
@@ -388,9 +392,9 @@ mod tests {
         let settled = entry(1, SAVED_AT - 3_000_000_000);
         let racy = entry(2, SAVED_AT - 1_000_000_000);
         let future = entry(3, SAVED_AT + 1);
-        manifest.files.insert("settled".into(), settled.clone());
-        manifest.files.insert("racy".into(), racy.clone());
-        manifest.files.insert("future".into(), future.clone());
+        manifest.files.insert("settled", settled.clone());
+        manifest.files.insert("racy", racy.clone());
+        manifest.files.insert("future", future.clone());
 
         assert_eq!(
             cached(&manifest, "settled", &settled.stat),
@@ -503,7 +507,7 @@ mod tests {
         std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
         let read_only_works = !can_write_in(&folder);
         if read_only_works {
-            manifest.files.clear();
+            manifest.files = Entries::default();
             let err = store.save(&mut manifest).expect_err("read-only folder");
             assert!(matches!(err, ManifestError::Write { .. }), "{err:?}");
             let message = err.to_string();
@@ -540,7 +544,7 @@ mod tests {
         let mut temp = store.path().as_os_str().to_owned();
         temp.push(format!(".tmp-{}", std::process::id()));
         std::fs::create_dir(&temp).expect("mkdir");
-        manifest.files.clear();
+        manifest.files = Entries::default();
         let err = store.save(&mut manifest).expect_err("temp path taken");
         assert!(matches!(err, ManifestError::Write { .. }), "{err:?}");
         assert_eq!(std::fs::read(store.path()).expect("read"), saved);
@@ -555,7 +559,7 @@ mod tests {
         store.save(&mut manifest).expect("first save");
         let saved = std::fs::read(store.path()).expect("read");
 
-        manifest.files.insert("k".repeat(70_000), entry(9, 1));
+        manifest.files.insert(&"k".repeat(70_000), entry(9, 1));
         let err = store.save(&mut manifest).expect_err("key too long");
         assert!(matches!(err, ManifestError::Unencodable { .. }), "{err:?}");
         let message = err.to_string();

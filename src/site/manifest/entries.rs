@@ -1,0 +1,293 @@
+//! A manifest's entries in memory: remote key → what was deployed there, in byte order of the
+//! keys.
+//!
+//! Every deploy loads the whole manifest before it can say "nothing changed", and a site has
+//! tens of thousands of files. A tree with one allocation per key cost more to build, walk and
+//! free than the rest of that check, so the entries a manifest is loaded with sit in two
+//! allocations: every key in one string, every entry in one sorted vector. Keys added since
+//! (new files) wait in a small map until [`Entries::compact`], which each save calls.
+
+use std::collections::{BTreeMap, btree_map};
+use std::fmt;
+use std::iter::Peekable;
+
+use super::ManifestEntry;
+
+#[derive(Clone, Default)]
+pub struct Entries {
+    /// The keys of `rows`, one after another; a removed row leaves its key here until the next
+    /// compaction.
+    keys: String,
+    /// Strictly increasing by key.
+    rows: Vec<Row>,
+    /// Keys that are not in `rows`.
+    added: BTreeMap<String, ManifestEntry>,
+    /// Whether `keys` holds the key of a removed row.
+    holes: bool,
+}
+
+#[derive(Clone)]
+struct Row {
+    /// The key is `keys[start..end]`.
+    start: usize,
+    end: usize,
+    entry: ManifestEntry,
+}
+
+impl Entries {
+    /// Room for `count` entries whose keys take `key_bytes` in all, to be given in key order by
+    /// [`Entries::push_last`].
+    pub(super) fn with_capacity(count: usize, key_bytes: usize) -> Entries {
+        Entries {
+            keys: String::with_capacity(key_bytes),
+            rows: Vec::with_capacity(count),
+            ..Entries::default()
+        }
+    }
+
+    /// Appends an entry whose key sorts after every key held; the caller has checked the order.
+    pub(super) fn push_last(&mut self, key: &str, entry: ManifestEntry) {
+        debug_assert!(self.added.is_empty());
+        debug_assert!(self.rows.last().is_none_or(|row| self.key(row) < key));
+        let start = self.keys.len();
+        self.keys.push_str(key);
+        self.rows.push(Row {
+            start,
+            end: self.keys.len(),
+            entry,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len() + self.added.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.added.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&ManifestEntry> {
+        match self.find(key) {
+            Ok(index) => Some(&self.rows[index].entry),
+            Err(_) => self.added.get(key),
+        }
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets the entry of `key`, returning the one it replaces.
+    pub fn insert(&mut self, key: &str, entry: ManifestEntry) -> Option<ManifestEntry> {
+        match self.find(key) {
+            Ok(index) => Some(std::mem::replace(&mut self.rows[index].entry, entry)),
+            Err(_) => self.added.insert(key.to_owned(), entry),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<ManifestEntry> {
+        match self.find(key) {
+            Ok(index) => {
+                self.holes = true;
+                Some(self.rows.remove(index).entry)
+            }
+            Err(_) => self.added.remove(key),
+        }
+    }
+
+    /// Keeps only the entries `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &ManifestEntry) -> bool) {
+        let before = self.rows.len();
+        let keys = &self.keys;
+        self.rows
+            .retain(|row| keep(&keys[row.start..row.end], &row.entry));
+        self.holes |= self.rows.len() != before;
+        self.added.retain(|key, entry| keep(key, entry));
+    }
+
+    /// The entries in byte order of their keys.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            keys: &self.keys,
+            rows: self.rows.iter().peekable(),
+            added: self.added.iter().peekable(),
+        }
+    }
+
+    /// Moves the added keys into the sorted rows and drops the keys of removed ones, so that
+    /// the entries take two allocations again.
+    pub fn compact(&mut self) {
+        if self.added.is_empty() && !self.holes {
+            return;
+        }
+        let key_bytes = self.iter().map(|(key, _)| key.len()).sum();
+        let mut compact = Entries::with_capacity(self.len(), key_bytes);
+        for (key, entry) in self.iter() {
+            compact.push_last(key, entry.clone());
+        }
+        *self = compact;
+    }
+
+    fn key(&self, row: &Row) -> &str {
+        &self.keys[row.start..row.end]
+    }
+
+    /// Where `key` is among the rows, or where it would go.
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.rows.binary_search_by(|row| self.key(row).cmp(key))
+    }
+}
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Entries) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Entries {}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: AsRef<str>> FromIterator<(K, ManifestEntry)> for Entries {
+    fn from_iter<I: IntoIterator<Item = (K, ManifestEntry)>>(entries: I) -> Entries {
+        let mut all = Entries::default();
+        for (key, entry) in entries {
+            all.insert(key.as_ref(), entry);
+        }
+        all
+    }
+}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = (&'a str, &'a ManifestEntry);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The entries in byte order of their keys: the rows and the added map, merged.
+pub struct Iter<'a> {
+    keys: &'a str,
+    rows: Peekable<std::slice::Iter<'a, Row>>,
+    added: Peekable<btree_map::Iter<'a, String, ManifestEntry>>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a ManifestEntry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let keys = self.keys;
+        let row_key = self.rows.peek().map(|row| &keys[row.start..row.end]);
+        let added_first = match (row_key, self.added.peek()) {
+            (Some(row_key), Some((added_key, _))) => added_key.as_str() < row_key,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if added_first {
+            self.added.next().map(|(key, entry)| (key.as_str(), entry))
+        } else {
+            let row = self.rows.next()?;
+            Some((&keys[row.start..row.end], &row.entry))
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.rows.len() + self.added.len();
+        (len, Some(len))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::manifest::tests::entry;
+
+    /// Entries loaded in order (as rows), then changed through the map's operations.
+    fn loaded(keys: &[&str]) -> Entries {
+        let mut entries = Entries::with_capacity(keys.len(), 0);
+        for (i, key) in keys.iter().enumerate() {
+            entries.push_last(key, entry(u8::try_from(i).expect("few"), 1));
+        }
+        entries
+    }
+
+    fn keys(entries: &Entries) -> Vec<&str> {
+        entries.iter().map(|(key, _)| key).collect()
+    }
+
+    #[test]
+    fn added_keys_come_in_order_among_the_loaded_ones() {
+        let mut entries = loaded(&["b", "d/e", "f"]);
+        assert_eq!(entries.insert("a", entry(9, 1)), None);
+        assert_eq!(entries.insert("d", entry(9, 2)), None);
+        assert_eq!(entries.insert("g", entry(9, 3)), None);
+        assert_eq!(keys(&entries), ["a", "b", "d", "d/e", "f", "g"]);
+        assert_eq!(entries.len(), 6);
+        assert_eq!(entries.iter().len(), 6);
+        assert_eq!(entries.get("d"), Some(&entry(9, 2)));
+        assert_eq!(entries.get("d/e"), Some(&entry(1, 1)));
+        assert_eq!(entries.get("c"), None);
+    }
+
+    #[test]
+    fn a_loaded_key_is_replaced_in_place() {
+        let mut entries = loaded(&["a", "b"]);
+        assert_eq!(entries.insert("b", entry(7, 7)), Some(entry(1, 1)));
+        assert_eq!(entries.get("b"), Some(&entry(7, 7)));
+        assert_eq!(entries.len(), 2);
+        assert!(entries.added.is_empty(), "no second copy of the key");
+    }
+
+    #[test]
+    fn removed_and_retained_entries_are_gone_from_every_view() {
+        let mut entries = loaded(&["a", "b", "c", "d"]);
+        entries.insert("bb", entry(9, 1));
+        entries.insert("e", entry(9, 2));
+        assert_eq!(entries.remove("b"), Some(entry(1, 1)));
+        assert_eq!(entries.remove("e"), Some(entry(9, 2)));
+        assert_eq!(entries.remove("zz"), None);
+        entries.retain(|key, _| key != "c");
+        assert_eq!(keys(&entries), ["a", "bb", "d"]);
+        assert!(!entries.contains_key("b") && !entries.contains_key("c"));
+        assert_eq!(entries.len(), 3);
+    }
+
+    #[test]
+    fn compaction_keeps_every_entry_and_drops_what_was_removed() {
+        let mut entries = loaded(&["a", "c", "e"]);
+        entries.insert("d", entry(9, 1));
+        entries.insert("a", entry(9, 2));
+        entries.remove("c");
+        let before = entries.clone();
+        entries.compact();
+        assert_eq!(entries, before);
+        assert!(entries.added.is_empty());
+        assert_eq!(entries.keys, "ade", "removed keys are gone from the buffer");
+        assert_eq!(entries.rows.len(), 3);
+
+        // Nothing to do: the buffers are kept as they are.
+        let keys = entries.keys.as_ptr();
+        entries.compact();
+        assert_eq!(entries.keys.as_ptr(), keys);
+    }
+
+    #[test]
+    fn equality_and_debug_see_the_entries_not_where_they_are_kept() {
+        let loaded = loaded(&["a", "b"]);
+        let built: Entries = [("b", entry(1, 1)), ("a", entry(0, 1))]
+            .into_iter()
+            .collect();
+        assert!(built.rows.is_empty());
+        assert_eq!(loaded, built);
+        assert_eq!(format!("{loaded:?}"), format!("{built:?}"));
+        assert_ne!(loaded, Entries::default());
+    }
+}
