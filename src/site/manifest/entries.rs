@@ -6,6 +6,10 @@
 //! free than the rest of that check, so the entries a manifest is loaded with sit in two
 //! allocations: every key in one string, every entry in one sorted vector. Keys added since
 //! (new files) wait in a small map until [`Entries::compact`], which each save calls.
+//!
+//! Compaction grows the two buffers in place rather than building new ones: a first deploy of
+//! 100,000 files saves every few seconds, and a fresh pair of ever larger buffers at each save
+//! left the allocator holding three times the memory in use.
 
 use std::collections::{BTreeMap, btree_map};
 use std::fmt;
@@ -15,18 +19,18 @@ use super::ManifestEntry;
 
 #[derive(Clone, Default)]
 pub struct Entries {
-    /// The keys of `rows`, one after another; a removed row leaves its key here until the next
-    /// compaction.
+    /// The keys of `rows`, in no particular order; a removed row leaves its key here until
+    /// they take more room than the live ones.
     keys: String,
     /// Strictly increasing by key.
     rows: Vec<Row>,
     /// Keys that are not in `rows`.
     added: BTreeMap<String, ManifestEntry>,
-    /// Whether `keys` holds the key of a removed row.
-    holes: bool,
+    /// Bytes of `keys` that belong to removed rows.
+    waste: usize,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 struct Row {
     /// The key is `keys[start..end]`.
     start: usize,
@@ -88,8 +92,9 @@ impl Entries {
     pub fn remove(&mut self, key: &str) -> Option<ManifestEntry> {
         match self.find(key) {
             Ok(index) => {
-                self.holes = true;
-                Some(self.rows.remove(index).entry)
+                let row = self.rows.remove(index);
+                self.waste += row.end - row.start;
+                Some(row.entry)
             }
             Err(_) => self.added.remove(key),
         }
@@ -97,11 +102,16 @@ impl Entries {
 
     /// Keeps only the entries `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &ManifestEntry) -> bool) {
-        let before = self.rows.len();
         let keys = &self.keys;
-        self.rows
-            .retain(|row| keep(&keys[row.start..row.end], &row.entry));
-        self.holes |= self.rows.len() != before;
+        let mut waste = 0;
+        self.rows.retain(|row| {
+            let kept = keep(&keys[row.start..row.end], &row.entry);
+            if !kept {
+                waste += row.end - row.start;
+            }
+            kept
+        });
+        self.waste += waste;
         self.added.retain(|key, entry| keep(key, entry));
     }
 
@@ -114,18 +124,51 @@ impl Entries {
         }
     }
 
-    /// Moves the added keys into the sorted rows and drops the keys of removed ones, so that
-    /// the entries take two allocations again.
+    /// Moves the added keys into the sorted rows, so that the entries take two allocations
+    /// again, and drops the keys of removed rows once they take more room than the live ones.
     pub fn compact(&mut self) {
-        if self.added.is_empty() && !self.holes {
+        if self.waste > self.keys.len() / 2 {
+            self.drop_removed_keys();
+        }
+        if self.added.is_empty() {
             return;
         }
-        let key_bytes = self.iter().map(|(key, _)| key.len()).sum();
-        let mut compact = Entries::with_capacity(self.len(), key_bytes);
-        for (key, entry) in self.iter() {
-            compact.push_last(key, entry.clone());
+        // The added rows go at the end, then both sorted runs are merged from the back, in
+        // place: no second vector of all the rows.
+        let mut added = Vec::with_capacity(self.added.len());
+        for (key, entry) in std::mem::take(&mut self.added) {
+            let start = self.keys.len();
+            self.keys.push_str(&key);
+            added.push(Row {
+                start,
+                end: self.keys.len(),
+                entry,
+            });
         }
-        *self = compact;
+        let (mut old, mut new) = (self.rows.len(), added.len());
+        self.rows.extend_from_slice(&added);
+        while new > 0 {
+            let slot = old + new - 1;
+            if old > 0 && self.key(&self.rows[old - 1]) > self.key(&added[new - 1]) {
+                self.rows[slot] = self.rows[old - 1];
+                old -= 1;
+            } else {
+                self.rows[slot] = added[new - 1];
+                new -= 1;
+            }
+        }
+    }
+
+    /// Rewrites `keys` with the live keys only.
+    fn drop_removed_keys(&mut self) {
+        let mut keys = String::with_capacity(self.keys.len() - self.waste);
+        for row in &mut self.rows {
+            let start = keys.len();
+            keys.push_str(&self.keys[row.start..row.end]);
+            (row.start, row.end) = (start, keys.len());
+        }
+        self.keys = keys;
+        self.waste = 0;
     }
 
     fn key(&self, row: &Row) -> &str {
@@ -261,22 +304,49 @@ mod tests {
     }
 
     #[test]
-    fn compaction_keeps_every_entry_and_drops_what_was_removed() {
-        let mut entries = loaded(&["a", "c", "e"]);
-        entries.insert("d", entry(9, 1));
-        entries.insert("a", entry(9, 2));
-        entries.remove("c");
-        let before = entries.clone();
-        entries.compact();
-        assert_eq!(entries, before);
-        assert!(entries.added.is_empty());
-        assert_eq!(entries.keys, "ade", "removed keys are gone from the buffer");
-        assert_eq!(entries.rows.len(), 3);
+    fn compaction_merges_the_added_keys_into_the_rows_in_order() {
+        // Added keys before, between and after the loaded ones, in runs and alone.
+        let mut entries = loaded(&["b", "d", "f", "h"]);
+        let mut model: BTreeMap<String, ManifestEntry> =
+            entries.iter().map(|(k, e)| (k.to_owned(), *e)).collect();
+        for (i, key) in ["a", "c", "c/d", "e", "i", "j", "k"].iter().enumerate() {
+            let added = entry(50 + u8::try_from(i).expect("few"), 2);
+            entries.insert(key, added);
+            model.insert((*key).to_owned(), added);
+        }
+        entries.insert("d", entry(99, 3));
+        model.insert("d".to_owned(), entry(99, 3));
 
-        // Nothing to do: the buffers are kept as they are.
-        let keys = entries.keys.as_ptr();
         entries.compact();
-        assert_eq!(entries.keys.as_ptr(), keys);
+        assert!(entries.added.is_empty());
+        assert_eq!(entries.rows.len(), model.len());
+        let merged: Vec<(&str, ManifestEntry)> = entries.iter().map(|(k, e)| (k, *e)).collect();
+        let expected: Vec<(&str, ManifestEntry)> =
+            model.iter().map(|(k, e)| (k.as_str(), *e)).collect();
+        assert_eq!(merged, expected);
+        for (key, entry) in &model {
+            assert_eq!(entries.get(key), Some(entry), "{key} found by its row");
+        }
+    }
+
+    #[test]
+    fn compaction_drops_removed_keys_once_they_outweigh_the_live_ones() {
+        let mut entries = loaded(&["aa", "bb", "cc", "dd"]);
+        entries.remove("aa");
+        entries.compact();
+        assert_eq!(entries.keys, "aabbccdd", "a little waste is kept");
+
+        entries.retain(|key, _| key == "dd");
+        entries.insert("ee", entry(9, 1));
+        entries.compact();
+        assert_eq!(entries.keys, "ddee");
+        assert_eq!(keys(&entries), ["dd", "ee"]);
+        assert_eq!(entries.get("dd"), Some(&entry(3, 1)));
+
+        // Nothing to do: the buffers stay as they are.
+        let buffer = entries.keys.as_ptr();
+        entries.compact();
+        assert_eq!(entries.keys.as_ptr(), buffer);
     }
 
     #[test]

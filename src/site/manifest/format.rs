@@ -458,8 +458,8 @@ mod tests {
         manifest.saved_at_ns = 7;
         let a = entry(1, -3);
         let b = entry(2, 1_700_000_000_000_000_000);
-        manifest.files.insert("b/c.js", b.clone());
-        manifest.files.insert("a.html", a.clone());
+        manifest.files.insert("b/c.js", b);
+        manifest.files.insert("a.html", a);
 
         let by_hand = Raw::header(2, 2)
             .entry(b"a.html", &a)

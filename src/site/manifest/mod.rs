@@ -40,7 +40,7 @@ const RACY_WINDOW_NS: i64 = 2_000_000_000;
 const READABLE_NAME_MAX: usize = 48;
 
 /// What was deployed for one key: the file's stat when it was hashed, and its digest.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ManifestEntry {
     pub stat: FileStat,
     pub digest: Digest,
@@ -392,9 +392,9 @@ mod tests {
         let settled = entry(1, SAVED_AT - 3_000_000_000);
         let racy = entry(2, SAVED_AT - 1_000_000_000);
         let future = entry(3, SAVED_AT + 1);
-        manifest.files.insert("settled", settled.clone());
-        manifest.files.insert("racy", racy.clone());
-        manifest.files.insert("future", future.clone());
+        manifest.files.insert("settled", settled);
+        manifest.files.insert("racy", racy);
+        manifest.files.insert("future", future);
 
         assert_eq!(
             cached(&manifest, "settled", &settled.stat),
