@@ -456,3 +456,35 @@ async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
     assert_eq!(h.api_calls("componenttcb/describestaticstore"), 1);
     assert_eq!(h.api_calls("componenttcb/staticfilelist"), 1);
 }
+
+/// The emulator speaks plain HTTP: a machine without CA certificates (a minimal container) can
+/// deploy to it. An `https` API base still needs them: certificates are always verified.
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_needs_no_ca_certificates_but_https_does() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("index.html"), b"<p>hi</p>").expect("write");
+    let no_certificates = [
+        ("SSL_CERT_FILE".to_owned(), "/nonexistent/ca.pem".to_owned()),
+        ("SSL_CERT_DIR".to_owned(), "/nonexistent".to_owned()),
+    ];
+    let mut vars = h.vars();
+    vars.extend(no_certificates.iter().cloned());
+    let dir_arg = dir.path().to_str().expect("utf-8");
+    let run = common::run_tool(&["deploy", "--env", "site", "--dir", dir_arg], &vars).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let online = h.emulator.object("site", "index.html").expect("online");
+    assert_eq!(online.bytes, b"<p>hi</p>");
+
+    for (key, value) in &mut vars {
+        if key == "TCB_API_BASE" {
+            *value = "https://127.0.0.1:9/".to_owned();
+        }
+    }
+    let run = common::run_tool(&["status", "--env", "site"], &vars).await;
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = run.error_line();
+    assert!(line.contains("could not set up the HTTP client"), "{line}");
+    assert!(line.contains("CA certificates"), "{line}");
+}

@@ -40,12 +40,21 @@ impl Default for Timeouts {
 /// A cheap-to-clone handle on the API at one base URL.
 #[derive(Clone, Debug)]
 pub struct ApiClient {
-    /// Built on first use, on the blocking pool: loading the system's TLS roots takes a few
-    /// milliseconds that a command can spend scanning meanwhile. Clones share it.
-    http: Arc<OnceCell<reqwest::Client>>,
+    /// Shared by clones.
+    http: Arc<Clients>,
     timeouts: Timeouts,
     base: Url,
     calls: CallCounts,
+}
+
+/// The HTTP clients, each built on first use, on the blocking pool. Only `https` URLs need the
+/// system's trust roots, whose loading takes milliseconds a command can spend scanning meanwhile
+/// and fails on a machine without CA certificates; plain `http` URLs (the emulator on loopback)
+/// go through a client that trusts no certificate at all and so loads none.
+#[derive(Debug, Default)]
+struct Clients {
+    plain: OnceCell<reqwest::Client>,
+    tls: OnceCell<reqwest::Client>,
 }
 
 /// How the access token travels: most endpoints take `access_token`, the authorizer-token
@@ -66,27 +75,38 @@ impl ApiClient {
         }
     }
 
-    /// The shared HTTP client; the reason it cannot be set up, if so.
-    pub(super) async fn http(&self) -> Result<&reqwest::Client, String> {
+    /// The HTTP client for `url`; the reason it cannot be set up, if so.
+    pub(super) async fn http_for(&self, url: &str) -> Result<&reqwest::Client, String> {
+        let plain = url
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        let cell = if plain {
+            &self.http.plain
+        } else {
+            &self.http.tls
+        };
         let timeouts = self.timeouts;
-        self.http
-            .get_or_try_init(|| async move {
-                let build = move || {
-                    reqwest::Client::builder()
-                        .user_agent(concat!("tcb-deploy/", env!("CARGO_PKG_VERSION")))
-                        .connect_timeout(timeouts.connect)
-                        .read_timeout(timeouts.idle)
-                        .redirect(reqwest::redirect::Policy::none())
-                        .build()
-                };
-                match tokio::task::spawn_blocking(build).await {
-                    Ok(Ok(client)) => Ok(client),
-                    Ok(Err(e)) => Err(transport_detail(e)),
-                    Err(e) => Err(e.to_string()),
+        cell.get_or_try_init(|| async move {
+            let build = move || {
+                let builder = reqwest::Client::builder()
+                    .user_agent(concat!("tcb-deploy/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(timeouts.connect)
+                    .read_timeout(timeouts.idle)
+                    .redirect(reqwest::redirect::Policy::none());
+                if plain {
+                    builder.tls_certs_only([]).build()
+                } else {
+                    builder.build()
                 }
-            })
-            .await
-            .map_err(|reason| format!("could not set up the HTTP client: {reason}"))
+            };
+            match tokio::task::spawn_blocking(build).await {
+                Ok(Ok(client)) => Ok(client),
+                Ok(Err(e)) => Err(transport_detail(e)),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await
+        .map_err(|reason| format!("could not set up the HTTP client: {reason}"))
     }
 
     pub fn base(&self) -> &Url {
@@ -148,7 +168,7 @@ impl ApiClient {
             detail: transport_detail(e),
         };
         let http = self
-            .http()
+            .http_for(url.as_str())
             .await
             .map_err(|detail| ApiError::Transport { endpoint, detail })?;
         let answer = http
@@ -168,7 +188,7 @@ impl ApiClient {
         let Ok(url) = self.base.join("_emulator/health") else {
             return false;
         };
-        let Ok(http) = self.http().await else {
+        let Ok(http) = self.http_for(url.as_str()).await else {
             return false;
         };
         let answer = http.get(url).timeout(self.timeouts.request).send().await;

@@ -82,7 +82,7 @@ impl ApiClient {
     ) -> Result<PutAnswer, CosError> {
         tracing::debug!(url = %redact_url(put.signed_url), bytes = put.content_length, "PUT");
         let http = self
-            .http()
+            .http_for(put.signed_url)
             .await
             .map_err(|detail| CosError::Transport { detail })?;
         let mut request = http

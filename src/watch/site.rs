@@ -132,7 +132,9 @@ impl SiteWorker {
                     if deployer.rest() {
                         tracing::debug!(site = %name, "resting: the manifest is out of memory until the next change");
                     }
-                    release_freed_memory();
+                    // A daemon spends far longer idle than deploying: it should not hold on to
+                    // what its last cycle needed.
+                    crate::deploy::release_freed_memory();
                 }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     if overflow.swap(false, Ordering::SeqCst) {
@@ -269,15 +271,4 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Hands freed memory back to the system when a site comes to rest. glibc keeps freed memory
-/// for the next allocation, and a daemon spends far longer idle than deploying: without this,
-/// an idle daemon would hold on to what its first deploy once needed.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only gives free pages of the heap back; it touches no live memory.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }

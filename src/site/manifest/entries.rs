@@ -62,6 +62,13 @@ impl Entries {
         });
     }
 
+    /// Makes room for `count` more entries whose keys take `key_bytes`, so that the rows grow
+    /// once rather than doubling (and copying) as compactions add to them.
+    pub fn reserve(&mut self, count: usize, key_bytes: usize) {
+        self.rows.reserve(count);
+        self.keys.reserve(key_bytes);
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len() + self.added.len()
     }
