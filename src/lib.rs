@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod error;
 pub mod exit;
 pub mod logging;
+pub mod memory;
 pub mod remote;
 pub mod retry;
 pub mod secret;

@@ -294,7 +294,7 @@ impl SiteDeployer {
                 .collect();
             let key_bytes = new_keys.iter().map(|key| key.len()).sum();
             record.files.reserve(new_keys.len(), key_bytes);
-            release_freed_memory();
+            crate::memory::release_freed();
         }
         let mut progress = Progress {
             record,
@@ -546,17 +546,6 @@ impl Checkpoint {
         self.since = 0;
         self.last = Instant::now();
         Ok(())
-    }
-}
-
-/// Hands memory the process has freed back to the system. glibc keeps freed memory for the
-/// next allocation, and what a scan and a hash of 100,000 files freed would otherwise stay with
-/// a deploy (or a daemon) that no longer needs it.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only gives free pages of the heap back; it touches no live memory.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

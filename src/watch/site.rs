@@ -134,7 +134,7 @@ impl SiteWorker {
                     }
                     // A daemon spends far longer idle than deploying: it should not hold on to
                     // what its last cycle needed.
-                    crate::deploy::release_freed_memory();
+                    crate::memory::release_freed();
                 }
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     if overflow.swap(false, Ordering::SeqCst) {
