@@ -6,6 +6,7 @@ use tcb_deploy::cli::{Cli, LogFormat};
 use tcb_deploy::{ExitCode, logging};
 
 fn main() -> std::process::ExitCode {
+    tcb_deploy::memory::tune_allocator();
     let cli = Cli::parse();
     let log_format = cli.log_format;
     logging::init(log_format, cli.verbose, cli.quiet);
