@@ -465,12 +465,11 @@ async fn plain_http_needs_no_ca_certificates_but_https_does() {
     h.create_store("site").await;
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("index.html"), b"<p>hi</p>").expect("write");
-    let no_certificates = [
-        ("SSL_CERT_FILE".to_owned(), "/nonexistent/ca.pem".to_owned()),
-        ("SSL_CERT_DIR".to_owned(), "/nonexistent".to_owned()),
-    ];
     let mut vars = h.vars();
-    vars.extend(no_certificates.iter().cloned());
+    vars.extend(common::vars(&[
+        ("SSL_CERT_FILE", "/nonexistent/ca.pem"),
+        ("SSL_CERT_DIR", "/nonexistent"),
+    ]));
     let dir_arg = dir.path().to_str().expect("utf-8");
     let run = common::run_tool(&["deploy", "--env", "site", "--dir", dir_arg], &vars).await;
     assert_eq!(run.code, 0, "{run:?}");

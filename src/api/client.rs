@@ -1,6 +1,7 @@
 //! The HTTP client of the WeChat API. It is the only code that builds API URLs or talks reqwest
-//! for API calls: one shared connection pool, a connect timeout, an idle-read timeout, and a
-//! per-call timeout for API calls (uploads, which may be large, have only the idle timeout).
+//! for API calls: shared connection pools (one for `http`, one for `https` URLs), a connect
+//! timeout, an idle-read timeout, and a per-call timeout for API calls (uploads, which may be
+//! large, have only the idle timeout).
 
 use std::sync::Arc;
 use std::time::Duration;

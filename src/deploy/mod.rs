@@ -250,7 +250,7 @@ impl SiteDeployer {
             None
         };
 
-        // The manifest becomes the record of this deploy: one map, updated in place.
+        // The manifest becomes the record of this deploy, updated in place.
         let mut record = manifest;
         let in_scope = |key: &str| match &focus {
             Some(focus) => focus.covers(key.strip_prefix(site.prefix.as_str()).unwrap_or(key)),
@@ -282,18 +282,17 @@ impl SiteDeployer {
             return Ok(report);
         }
 
-        if !plan.uploads.is_empty() {
-            // Room for the keys the uploads will add (a changed file's key is there already),
-            // made once; and what the scan and the hashing freed goes back to the system
-            // before a deploy that may take minutes.
-            let new_keys: Vec<&str> = plan
-                .uploads
+        // Room for the keys the uploads will add (a changed file's key is there already),
+        // made once.
+        record.files.reserve(
+            plan.uploads
                 .iter()
                 .filter(|u| u.reason != plan::Reason::Changed)
-                .map(|u| local[u.local].key.as_str())
-                .collect();
-            let key_bytes = new_keys.iter().map(|key| key.len()).sum();
-            record.files.reserve(new_keys.len(), key_bytes);
+                .map(|u| local[u.local].key.as_str()),
+        );
+        if first && !plan.uploads.is_empty() {
+            // What the full scan and the hashing freed goes back to the system before a deploy
+            // that may take minutes. Later (focused) cycles free little.
             crate::memory::release_freed();
         }
         let mut progress = Progress {

@@ -375,7 +375,7 @@ mod tests {
         let local = vec![item("a.js", "1"), item("b.js", "2")];
         let listing = listing_of(&local[..1]);
         let mut record = record_of(&local);
-        let copied = record.get("a.js").cloned().expect("recorded");
+        let copied = record.get("a.js").copied().expect("recorded");
         record.insert("deleted-everywhere.js", copied);
         let p = plan(&local, &mut record, Some(&listing), everything);
         assert_eq!(

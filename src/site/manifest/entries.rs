@@ -38,6 +38,12 @@ struct Row {
     entry: ManifestEntry,
 }
 
+impl Row {
+    fn key<'k>(&self, keys: &'k str) -> &'k str {
+        &keys[self.start..self.end]
+    }
+}
+
 impl Entries {
     /// Room for `count` entries whose keys take `key_bytes` in all, to be given in key order by
     /// [`Entries::push_last`].
@@ -62,9 +68,12 @@ impl Entries {
         });
     }
 
-    /// Makes room for `count` more entries whose keys take `key_bytes`, so that the rows grow
-    /// once rather than doubling (and copying) as compactions add to them.
-    pub fn reserve(&mut self, count: usize, key_bytes: usize) {
+    /// Makes room for entries with these new keys, so that the rows grow once rather than
+    /// doubling (and copying) as compactions add to them.
+    pub fn reserve<'k>(&mut self, keys: impl IntoIterator<Item = &'k str>) {
+        let (count, key_bytes) = keys
+            .into_iter()
+            .fold((0, 0), |(count, bytes), key| (count + 1, bytes + key.len()));
         self.rows.reserve(count);
         self.keys.reserve(key_bytes);
     }
@@ -112,7 +121,7 @@ impl Entries {
         let keys = &self.keys;
         let mut waste = 0;
         self.rows.retain(|row| {
-            let kept = keep(&keys[row.start..row.end], &row.entry);
+            let kept = keep(row.key(keys), &row.entry);
             if !kept {
                 waste += row.end - row.start;
             }
@@ -171,7 +180,7 @@ impl Entries {
         let mut keys = String::with_capacity(self.keys.len() - self.waste);
         for row in &mut self.rows {
             let start = keys.len();
-            keys.push_str(&self.keys[row.start..row.end]);
+            keys.push_str(row.key(&self.keys));
             (row.start, row.end) = (start, keys.len());
         }
         self.keys = keys;
@@ -179,7 +188,7 @@ impl Entries {
     }
 
     fn key(&self, row: &Row) -> &str {
-        &self.keys[row.start..row.end]
+        row.key(&self.keys)
     }
 
     /// Where `key` is among the rows, or where it would go.
@@ -233,7 +242,7 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let keys = self.keys;
-        let row_key = self.rows.peek().map(|row| &keys[row.start..row.end]);
+        let row_key = self.rows.peek().map(|row| row.key(keys));
         let added_first = match (row_key, self.added.peek()) {
             (Some(row_key), Some((added_key, _))) => added_key.as_str() < row_key,
             (None, Some(_)) => true,
@@ -243,7 +252,7 @@ impl<'a> Iterator for Iter<'a> {
             self.added.next().map(|(key, entry)| (key.as_str(), entry))
         } else {
             let row = self.rows.next()?;
-            Some((&keys[row.start..row.end], &row.entry))
+            Some((row.key(keys), &row.entry))
         }
     }
 

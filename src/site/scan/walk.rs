@@ -340,9 +340,10 @@ impl Walk<'_> {
             listing.names.extend_from_slice(name);
         }
         // The root's own `.deployignore` is part of the root rules.
-        let own = match has_ignore_file && !folder.relative.is_empty() {
-            true => folder_rules(&folder.path)?,
-            false => None,
+        let own = if has_ignore_file && !folder.relative.is_empty() {
+            folder_rules(&folder.path)?
+        } else {
+            None
         };
         let rules = match own {
             Some(matcher) => Some(Arc::new(FolderRules {
