@@ -7,7 +7,6 @@ use crate::config::{ApiTarget, Config};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::Error;
 use crate::remote::Remote;
-use crate::retry::RetryPolicy;
 
 /// A usable remote, and the emulator it runs on when that lives in this process.
 pub struct Connection {
@@ -51,7 +50,7 @@ impl Connection {
             .authorizer
             .clone()
             .map(|source| AuthorizerTokens::new(source, api.clone()));
-        let remote = Remote::new(api, component, authorizer, RetryPolicy::default());
+        let remote = Remote::new(api, component, authorizer, config.pacing);
         Ok(Connection {
             remote: std::sync::Arc::new(remote),
             emulator,

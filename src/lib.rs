@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod congestion;
 pub mod connection;
 pub mod deploy;
 pub mod emulator;
@@ -18,6 +19,7 @@ pub mod remote;
 pub mod retry;
 pub mod secret;
 pub mod site;
+pub mod throttle;
 pub mod watch;
 
 use std::collections::BTreeMap;

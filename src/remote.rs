@@ -4,16 +4,19 @@
 //! Commands call [`Remote`]; they never touch tokens or retry loops themselves.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::api::{
     ApiClient, ApiError, Endpoint, EnvInfo, Reaction, RemoteFile, ShareEnvAnswer, StaticStore,
     UploadLink,
 };
 use crate::auth::{AuthError, AuthorizerTokens, ComponentTokens};
+use crate::congestion::{Congestion, Load};
 use crate::exit::ExitCode;
-use crate::retry::{RetryPolicy, until_next_minute};
+use crate::retry::{Attempt, GaveUp, RetryPolicy, until_next_minute};
 use crate::secret::Secret;
+use crate::throttle::Throttle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -44,6 +47,16 @@ pub struct Remote {
     component: Option<Arc<ComponentTokens>>,
     authorizer: Option<Arc<AuthorizerTokens>>,
     retry: RetryPolicy,
+    throttle: Throttle,
+    congestion: Congestion,
+}
+
+/// How a [`Remote`] paces and repeats its calls.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pacing {
+    pub retry: RetryPolicy,
+    /// API calls per second at most (`api_rate_limit`); `None` for no limit.
+    pub rate_limit: Option<f64>,
 }
 
 impl Remote {
@@ -51,13 +64,15 @@ impl Remote {
         api: ApiClient,
         component: Option<ComponentTokens>,
         authorizer: Option<AuthorizerTokens>,
-        retry: RetryPolicy,
+        pacing: Pacing,
     ) -> Self {
         Remote {
             api,
             component: component.map(Arc::new),
             authorizer: authorizer.map(Arc::new),
-            retry,
+            retry: pacing.retry,
+            throttle: Throttle::new(pacing.rate_limit),
+            congestion: Congestion::default(),
         }
     }
 
@@ -95,55 +110,76 @@ impl Remote {
         }
     }
 
-    /// Runs `call` with a token; on a refused token renews it once and calls again; on a
-    /// transient failure waits and calls again, up to the policy's attempts.
+    /// Runs `call` with a token, through the retry policy: a refused token is renewed once
+    /// and the call made again; a transient failure waits and tries again; a per-minute quota
+    /// pauses every caller of this remote until the next minute.
     async fn with_token<T, F, Fut>(&self, kind: TokenKind, call: F) -> Result<T, RemoteError>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let mut renewed = false;
-        let mut retries = 0;
-        let mut token = None;
-        loop {
-            let current = match token.take() {
-                Some(t) => Ok(t),
-                None => self.token(kind).await,
-            };
-            let current = match current {
-                Ok(t) => t,
-                Err(e) if e.is_transient() && retries + 1 < self.retry.attempts => {
-                    tracing::warn!(error = %e, "retrying");
-                    tokio::time::sleep(self.retry.backoff(retries)).await;
-                    retries += 1;
-                    continue;
+        // Shared by the tries, which run one after another.
+        let renewed = AtomicBool::new(false);
+        let token = Mutex::new(None::<Secret>);
+        let (renewed, token, call) = (&renewed, &token, &call);
+        self.retry
+            .run(|_| async move {
+                self.throttle.admit().await;
+                let next = token.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let current = match next {
+                    Some(t) => t,
+                    None => match self.token(kind).await {
+                        Ok(t) => t,
+                        Err(e) if e.is_transient() => {
+                            tracing::warn!(error = %e, "retrying");
+                            return Attempt::Backoff(e.into());
+                        }
+                        Err(e) => return Attempt::Fail(e.into()),
+                    },
+                };
+                let err = match call(current.clone()).await {
+                    Ok(value) => {
+                        self.congestion.record(Load::Served);
+                        return Attempt::Done(value);
+                    }
+                    Err(e) => e,
+                };
+                if err.overloaded() {
+                    self.congestion.record(Load::Overloaded);
                 }
-                Err(e) => return Err(e.into()),
-            };
-            let err = match call(current.clone()).await {
-                Ok(value) => return Ok(value),
-                Err(e) => e,
-            };
-            let can_retry = retries + 1 < self.retry.attempts;
-            match err.reaction() {
-                Reaction::RefreshToken if !renewed => {
-                    token = Some(self.renew(kind, &current, &err.to_string()).await?);
-                    renewed = true;
+                match err.reaction() {
+                    Reaction::RefreshToken if !renewed.swap(true, Ordering::Relaxed) => {
+                        match self.renew(kind, &current, &err.to_string()).await {
+                            Ok(fresh) => {
+                                *token.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+                                Attempt::Again(err.into())
+                            }
+                            Err(e) => Attempt::Fail(e.into()),
+                        }
+                    }
+                    Reaction::Retry => {
+                        tracing::warn!(error = %err, "retrying");
+                        Attempt::Backoff(err.into())
+                    }
+                    Reaction::SlowDown => {
+                        self.throttle.pause_for(until_next_minute());
+                        Attempt::Again(err.into())
+                    }
+                    _ => Attempt::Fail(err.into()),
                 }
-                Reaction::Retry if can_retry => {
-                    tracing::warn!(error = %err, "retrying");
-                    tokio::time::sleep(self.retry.backoff(retries)).await;
-                    retries += 1;
-                }
-                Reaction::SlowDown if can_retry => {
-                    let wait = until_next_minute();
-                    tracing::warn!(error = %err, wait_secs = wait.as_secs(), "per-minute quota reached; waiting");
-                    tokio::time::sleep(wait).await;
-                    retries += 1;
-                }
-                _ => return Err(err.into()),
-            }
-        }
+            })
+            .await
+            .map_err(GaveUp::into_error)
+    }
+
+    /// The retry policy every call of this remote follows; uploads follow it too.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The load the service shows, shared by every upload through this remote.
+    pub fn congestion(&self) -> &Congestion {
+        &self.congestion
     }
 
     /// The env's static store, or `None` when it has none.

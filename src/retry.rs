@@ -1,9 +1,13 @@
-//! The retry policy: how long to wait before trying a failed call again. Every retry in the tool
-//! takes its delays from here.
+//! The retry policy, and the one loop that applies it. Every retry in the tool (API calls, token
+//! fetches, uploads) runs through [`RetryPolicy::run`]: the caller classifies each failure into
+//! an [`Attempt`], the loop decides whether and when to try again.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::RngExt;
+
+/// Tries per call (or per file), the first included, when the configuration does not say.
+pub const DEFAULT_ATTEMPTS: u32 = 8;
 
 /// Exponential backoff with full jitter: before retry `n` wait a random time in
 /// `0..=min(cap, base * 2^n)`.
@@ -18,9 +22,39 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 4,
+            attempts: DEFAULT_ATTEMPTS,
             base: Duration::from_millis(200),
             cap: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What one try came to, as its caller classified it.
+#[derive(Debug)]
+pub enum Attempt<T, E> {
+    Done(T),
+    /// A transient failure: try again after the backoff.
+    Backoff(E),
+    /// Something was renewed (a token, a link) or waited for elsewhere (the shared quota
+    /// pause): try again at once.
+    Again(E),
+    /// Trying again cannot help.
+    Fail(E),
+}
+
+/// Why [`RetryPolicy::run`] gave up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GaveUp<E> {
+    /// The failure was not one to retry.
+    Failed(E),
+    /// Every attempt failed; this was the last failure.
+    Exhausted { error: E, tries: u32 },
+}
+
+impl<E> GaveUp<E> {
+    pub fn into_error(self) -> E {
+        match self {
+            Self::Failed(error) | Self::Exhausted { error, .. } => error,
         }
     }
 }
@@ -35,30 +69,58 @@ impl RetryPolicy {
         let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::rng().random_range(0..=millis))
     }
+
+    /// Calls `attempt` (with the number of tries made before it) until it is done, fails for
+    /// good, or has been tried `attempts` times. Every try counts, immediate ones too, so no
+    /// failure can loop forever.
+    pub async fn run<T, E, Fut>(&self, mut attempt: impl FnMut(u32) -> Fut) -> Result<T, GaveUp<E>>
+    where
+        Fut: Future<Output = Attempt<T, E>>,
+    {
+        let mut tries = 0;
+        loop {
+            let outcome = attempt(tries).await;
+            tries += 1;
+            let (error, wait) = match outcome {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Fail(error) => return Err(GaveUp::Failed(error)),
+                Attempt::Backoff(error) => (error, true),
+                Attempt::Again(error) => (error, false),
+            };
+            if tries >= self.attempts.max(1) {
+                return Err(GaveUp::Exhausted { error, tries });
+            }
+            if wait {
+                tokio::time::sleep(self.backoff(tries - 1)).await;
+            }
+        }
+    }
 }
 
-/// Time until the next wall-clock minute starts, plus up to a second of jitter so that many
-/// workers do not all call at the same instant (for the per-minute quota, 45011).
+/// Time until the next wall-clock minute starts (for the per-minute quota, 45011).
 pub fn until_next_minute() -> Duration {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let into_minute = Duration::from_millis(u64::try_from(now.as_millis() % 60_000).unwrap_or(0));
-    let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
-    Duration::from_secs(60) - into_minute + jitter
+    Duration::from_secs(60) - into_minute
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn backoff_stays_under_the_growing_ceiling_and_the_cap() {
-        let policy = RetryPolicy {
-            attempts: 8,
+    fn policy(attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            attempts,
             base: Duration::from_millis(100),
             cap: Duration::from_millis(1000),
-        };
+        }
+    }
+
+    #[test]
+    fn backoff_stays_under_the_growing_ceiling_and_the_cap() {
+        let policy = policy(8);
         for _ in 0..200 {
             assert!(policy.backoff(0) <= Duration::from_millis(100));
             assert!(policy.backoff(2) <= Duration::from_millis(400));
@@ -67,8 +129,64 @@ mod tests {
     }
 
     #[test]
-    fn next_minute_is_at_most_a_minute_and_a_second_away() {
+    fn next_minute_is_at_most_a_minute_away() {
         let d = until_next_minute();
-        assert!(d <= Duration::from_secs(61), "{d:?}");
+        assert!(d <= Duration::from_secs(60), "{d:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_up_to_the_attempts() {
+        let mut seen = Vec::new();
+        let result: Result<(), _> = policy(5)
+            .run(|tries| {
+                seen.push(tries);
+                async { Attempt::Backoff("busy") }
+            })
+            .await;
+        assert_eq!(
+            result,
+            Err(GaveUp::Exhausted {
+                error: "busy",
+                tries: 5
+            })
+        );
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_success_after_failures_is_returned() {
+        let result = policy(5)
+            .run(|tries| async move {
+                match tries {
+                    0 => Attempt::Again("renewed"),
+                    1 => Attempt::Backoff("busy"),
+                    _ => Attempt::Done(tries),
+                }
+            })
+            .await;
+        assert_eq!(result, Ok(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hopeless_failure_is_not_retried() {
+        let mut calls = 0;
+        let result: Result<(), _> = policy(5)
+            .run(|_| {
+                calls += 1;
+                async { Attempt::Fail("refused") }
+            })
+            .await;
+        assert_eq!(result, Err(GaveUp::Failed("refused")));
+        assert_eq!(calls, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_waits_and_immediate_retries_do_not() {
+        let start = tokio::time::Instant::now();
+        let _: Result<(), _> = policy(4).run(|_| async { Attempt::Again("renewed") }).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        // Three waits of at most 100, 200 and 400 ms.
+        let _: Result<(), _> = policy(4).run(|_| async { Attempt::Backoff("busy") }).await;
+        assert!(start.elapsed() <= Duration::from_millis(700));
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Harness, Run};
+use common::{Harness, Run, run_tool};
 
 /// A site folder with the kinds of files a front-end build produces.
 fn build_site(root: &Path) -> Vec<(String, Vec<u8>)> {
@@ -227,8 +227,13 @@ async fn with_put_failures_the_manifest_names_only_files_that_are_online() {
     h.create_store("site").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let files = build_site(dir.path());
-    // One upload at a time: the seeded faults then hit the same files on every run.
-    let run = deploy(&h, dir.path(), &["--json", "--concurrency", "1"]).await;
+    // One upload at a time: the seeded faults then hit the same files on every run. Two tries
+    // per file, so that some files run out of them.
+    let mut vars = h.vars();
+    vars.push(("TCB_RETRY_ATTEMPTS".into(), "2".into()));
+    let dir_arg = dir.path().to_str().expect("utf-8");
+    let args = ["deploy", "--env", "site", "--dir", dir_arg, "--json"];
+    let run = run_tool(&[&args[..], &["--concurrency", "1"]].concat(), &vars).await;
     let report = json(&run);
     let failed = report["failed"].as_u64().expect("failed");
     assert!(failed > 0, "the fault rate should fail some files: {run:?}");
@@ -431,7 +436,6 @@ async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
     let settings = CycleSettings {
         concurrency: 4,
         verify_remote: false,
-        retry: Default::default(),
     };
     let mut deployer = SiteDeployer::new(Arc::new(site), &root.path().join("state"), settings);
     let connection = h.connect().await;

@@ -51,6 +51,17 @@ pub enum CosError {
 }
 
 impl CosError {
+    /// Whether the store says it is overloaded (HTTP 5xx, 429 or `SlowDown`).
+    pub fn overloaded(&self) -> bool {
+        match self {
+            Self::Rejected { status, code, .. } => {
+                *status >= 500 || *status == 429 || code == "SlowDown"
+            }
+            Self::Unexpected { status, .. } => *status >= 500 || *status == 429,
+            Self::Transport { .. } => false,
+        }
+    }
+
     pub fn reaction(&self) -> CosReaction {
         match self {
             Self::Rejected { code, message, .. }
@@ -61,12 +72,7 @@ impl CosError {
             Self::Rejected { code, .. } if code == "SignatureDoesNotMatch" => {
                 CosReaction::FreshLinkOnce
             }
-            Self::Rejected { status, code, .. } if *status >= 500 || code == "SlowDown" => {
-                CosReaction::Retry
-            }
-            Self::Unexpected { status, .. } if *status >= 500 || *status == 429 => {
-                CosReaction::Retry
-            }
+            _ if self.overloaded() => CosReaction::Retry,
             Self::Transport { .. } => CosReaction::Retry,
             _ => CosReaction::Fail,
         }
@@ -168,6 +174,7 @@ mod tests {
             ),
             (500, "InternalError", "x", CosReaction::Retry),
             (503, "SlowDown", "x", CosReaction::Retry),
+            (429, "TooManyRequests", "x", CosReaction::Retry),
             (403, "AccessDenied", "Access Denied.", CosReaction::Fail),
             (400, "EntityTooLarge", "x", CosReaction::Fail),
         ];

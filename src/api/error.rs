@@ -85,6 +85,18 @@ impl ApiError {
         }
     }
 
+    /// Whether the answer says the service is overloaded (errcode -1/-1000, HTTP 5xx or 429),
+    /// which [`crate::congestion`] counts; a broken connection says nothing about load.
+    pub fn overloaded(&self) -> bool {
+        match self {
+            Self::Service { code, .. } => {
+                matches!(code, ErrCode::SystemBusy | ErrCode::SystemError)
+            }
+            Self::NotJson { status, .. } => *status >= 500 || *status == 429,
+            Self::BadAnswer { .. } | Self::Transport { .. } => false,
+        }
+    }
+
     /// The `errcode`, when the service gave one.
     pub fn errcode(&self) -> Option<ErrCode> {
         match self {

@@ -7,7 +7,6 @@ use crate::deploy::{DeployOptions, deploy};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::remote::Remote;
-use crate::retry::RetryPolicy;
 
 use super::{print, print_json_line};
 
@@ -30,7 +29,6 @@ pub async fn run(
             concurrency: config.concurrency,
             dry_run,
             verify_remote: args.verify_remote,
-            retry: RetryPolicy::default(),
         };
         let report = deploy(remote, &options).await.map_err(Error::from)?;
         if json {

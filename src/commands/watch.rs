@@ -11,7 +11,6 @@ use crate::connection::Connection;
 use crate::deploy::CycleSettings;
 use crate::error::Error;
 use crate::exit::ExitCode;
-use crate::retry::RetryPolicy;
 use crate::watch::batch::Timing;
 use crate::watch::child::BuildCommand;
 use crate::watch::daemon::{Daemon, DaemonSettings, Reload};
@@ -58,7 +57,6 @@ pub async fn run(
             cycle: CycleSettings {
                 concurrency: config.concurrency,
                 verify_remote: args.site.verify_remote,
-                retry: RetryPolicy::default(),
             },
             timing: Timing {
                 quiet: config.watch.quiet,

@@ -15,6 +15,8 @@ use crate::api::Timeouts;
 use crate::auth::{AuthorizerSource, ComponentCredentials, ComponentSource, Value};
 use crate::emulator;
 use crate::exit::ExitCode;
+use crate::remote::Pacing;
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 pub use settings::{ENV_PREFIX, RuleSettings, Settings, SiteSettings};
 
@@ -75,6 +77,36 @@ impl ConfigError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::Usage
     }
+}
+
+/// The most tries per call or file that may be asked for.
+pub const MAX_RETRY_ATTEMPTS: u32 = 20;
+
+fn pacing(attempts: Option<u32>, rate: Option<f64>) -> Result<Pacing, ConfigError> {
+    let mut retry = RetryPolicy::default();
+    match attempts {
+        None => {}
+        Some(n @ 1..=MAX_RETRY_ATTEMPTS) => retry.attempts = n,
+        Some(n) => {
+            return Err(ConfigError::Invalid {
+                key: "retry_attempts",
+                value: n.to_string(),
+                reason: format!("must be between 1 and {MAX_RETRY_ATTEMPTS}"),
+            });
+        }
+    }
+    let rate_limit = match rate {
+        None => None,
+        Some(r) if r.is_finite() && r >= 0.01 => Some(r),
+        Some(r) => {
+            return Err(ConfigError::Invalid {
+                key: "api_rate_limit",
+                value: r.to_string(),
+                reason: "must be a number of calls per second of at least 0.01; leave it out for no limit".into(),
+            });
+        }
+    };
+    Ok(Pacing { retry, rate_limit })
 }
 
 /// Uploads in flight at once when nothing else says.
@@ -140,8 +172,10 @@ pub struct Config {
     /// `None`: nothing configured (an error once a call needs it).
     pub component: Option<ComponentSource>,
     pub authorizer: Option<AuthorizerSource>,
-    /// Uploads in flight at once.
+    /// Uploads in flight at once (at most: fewer while the service is overloaded).
     pub concurrency: usize,
+    /// Tries per call and per file, and the API call rate.
+    pub pacing: Pacing,
     /// The `[[site]]` tables, in file order.
     pub sites: Vec<Site>,
     pub watch: WatchConfig,
@@ -237,6 +271,7 @@ impl Config {
                 });
             }
         };
+        let pacing = pacing(s.retry_attempts, s.api_rate_limit)?;
         let sites = sites(s.site.as_deref().unwrap_or_default(), s.env.as_deref())?;
         let millis = |key, value: Option<u64>, default| match value {
             Some(0) => Err(ConfigError::Invalid {
@@ -273,6 +308,7 @@ impl Config {
             api,
             emulator_addr,
             concurrency,
+            pacing,
             sites,
             watch,
             default_env: s.env,

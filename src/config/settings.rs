@@ -46,6 +46,10 @@ pub struct Settings {
     pub request_timeout_secs: Option<u64>,
     /// Uploads in flight at once, 1 to 256 (default 8).
     pub concurrency: Option<u32>,
+    /// Tries per API call and per file before giving up, 1 to 20 (default 8).
+    pub retry_attempts: Option<u32>,
+    /// API calls per second at most, shared by all uploads (default: no limit).
+    pub api_rate_limit: Option<f64>,
     /// `watch`: deploy once no file changed for this long (default 500 ms).
     pub quiet_ms: Option<u64>,
     /// `watch`: never wait longer than this after the first change (default 5000 ms).

@@ -24,7 +24,6 @@ use self::report::{PlannedFile, Report};
 use self::upload::{UploadError, UploadJob, upload_file};
 use crate::config::Site;
 use crate::remote::{Remote, RemoteError};
-use crate::retry::RetryPolicy;
 use crate::site::FileStat;
 use crate::site::hash::{Hashed, hash_files};
 use crate::site::manifest::{Manifest, ManifestError, ManifestStore};
@@ -52,7 +51,6 @@ pub struct DeployOptions<'a> {
     pub dry_run: bool,
     /// List the store even when a manifest exists, and trust the listing over it.
     pub verify_remote: bool,
-    pub retry: RetryPolicy,
 }
 
 /// What stops a deploy as a whole (a single file's failure does not: it is in the report).
@@ -77,7 +75,6 @@ pub async fn deploy(remote: &Remote, options: &DeployOptions<'_>) -> Result<Repo
     let settings = CycleSettings {
         concurrency: options.concurrency,
         verify_remote: options.verify_remote,
-        retry: options.retry,
     };
     let site = Arc::new(options.site.clone());
     let mut deployer = SiteDeployer::new(site, options.state_dir, settings);
@@ -92,7 +89,6 @@ pub struct CycleSettings {
     pub concurrency: usize,
     /// List the store on the first cycle even when a manifest exists.
     pub verify_remote: bool,
-    pub retry: RetryPolicy,
 }
 
 /// A site kept in step with its folder, cycle after cycle. The manifest is loaded on the first
@@ -353,19 +349,23 @@ impl SiteDeployer {
                 }
                 continue;
             }
-            // Keep `concurrency` uploads in flight; once stopping, start nothing new and let
-            // those in flight finish. A job (path, headers) exists only while in flight.
+            // Keep `concurrency` uploads in flight (fewer while the service is overloaded);
+            // once stopping, start nothing new and let those in flight finish. A job (path,
+            // headers) exists only while in flight.
             let mut pending = keys;
             let mut in_flight = FuturesUnordered::new();
+            let congestion = remote.congestion();
             loop {
-                while in_flight.len() < self.settings.concurrency && !stop.load(Ordering::SeqCst) {
+                while in_flight.len() < congestion.allowed(self.settings.concurrency)
+                    && !stop.load(Ordering::SeqCst)
+                {
                     let Some(key) = pending.next() else { break };
                     let job = UploadJob {
                         key,
                         path: path_of(&site.dir, &site.prefix, key),
                         headers: site.headers.for_path(&key[site.prefix.len()..]),
                     };
-                    in_flight.push(timed_upload(remote, &site.env, job, self.settings.retry));
+                    in_flight.push(timed_upload(remote, &site.env, job));
                 }
                 let Some((job, result, ms)) = in_flight.next().await else {
                     break;
@@ -483,10 +483,9 @@ async fn timed_upload<'j>(
     remote: &Remote,
     env: &str,
     job: UploadJob<'j>,
-    retry: RetryPolicy,
 ) -> (UploadJob<'j>, Result<upload::Uploaded, UploadError>, u64) {
     let begun = Instant::now();
-    let result = upload_file(remote, env, &job, retry).await;
+    let result = upload_file(remote, env, &job).await;
     (job, result, elapsed_ms(begun))
 }
 

@@ -4,6 +4,7 @@
 
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -11,8 +12,9 @@ use tokio_util::io::ReaderStream;
 
 use super::headers::FileHeaders;
 use crate::api::{CosError, CosReaction, PutObject, Reaction};
+use crate::congestion::Load;
 use crate::remote::{Remote, RemoteError};
-use crate::retry::RetryPolicy;
+use crate::retry::{Attempt, GaveUp};
 use crate::site::FileStat;
 use crate::site::hash::{Digest, Hasher, digest_of};
 use crate::site::manifest::ManifestEntry;
@@ -56,88 +58,98 @@ enum Payload {
     Stream { file: tokio::fs::File },
 }
 
+/// Uploads one file, retrying as the remote's policy says: an expired link is replaced, a
+/// refused signature gets one fresh link, an overloaded store or a changed file waits and tries
+/// again.
 pub async fn upload_file(
     remote: &Remote,
     env: &str,
     job: &UploadJob<'_>,
-    retry: RetryPolicy,
 ) -> Result<Uploaded, UploadError> {
-    let mut retries = 0;
-    let mut fresh_link_for_signature = false;
-    loop {
-        let (stat, payload) = read(&job.path).await?;
-        let link = remote
-            .upload_link(env, job.key)
-            .await
-            .map_err(classify_remote)?;
-        let put = PutObject {
-            signed_url: &link.signed_url,
-            token: &link.token,
-            content_length: stat.size,
-            content_type: Some(&job.headers.content_type),
-            cache_control: job.headers.cache_control.as_deref(),
-        };
-        let outcome = match payload {
-            Payload::Buffer { bytes, digest } => remote
-                .api()
-                .put_object(&put, bytes)
-                .await
-                .map(|answer| (answer.etag, digest))
-                .map_err(PutError::Cos),
-            Payload::Stream { file } => put_stream(remote, &put, file, stat.size).await,
-        };
-        let failure = match outcome {
-            Ok((etag, digest)) => match etag {
-                Some(etag) if etag != digest.md5_hex() => Failure::Retry(format!(
-                    "the store's ETag {etag} does not match the MD5 of the bytes sent"
-                )),
-                _ => {
-                    return Ok(Uploaded {
-                        entry: ManifestEntry { stat, digest },
+    // Shared by the tries, which run one after another.
+    let fresh_link_for_signature = &AtomicBool::new(false);
+    let congestion = remote.congestion();
+    let result = remote
+        .retry()
+        .run(|_| async move {
+            let (stat, payload) = match read(&job.path).await {
+                Ok(read) => read,
+                Err(e) => return Attempt::Fail(e),
+            };
+            let link = match remote.upload_link(env, job.key).await {
+                Ok(link) => link,
+                Err(e) => return Attempt::Fail(classify_remote(e)),
+            };
+            let put = PutObject {
+                signed_url: &link.signed_url,
+                token: &link.token,
+                content_length: stat.size,
+                content_type: Some(&job.headers.content_type),
+                cache_control: job.headers.cache_control.as_deref(),
+            };
+            let outcome = match payload {
+                Payload::Buffer { bytes, digest } => remote
+                    .api()
+                    .put_object(&put, bytes)
+                    .await
+                    .map(|answer| (answer.etag, digest))
+                    .map_err(PutError::Cos),
+                Payload::Stream { file } => put_stream(remote, &put, file, stat.size).await,
+            };
+            let e = match outcome {
+                Ok((Some(etag), digest)) if etag != digest.md5_hex() => {
+                    let reason =
+                        format!("the store's ETag {etag} does not match the MD5 of the bytes sent");
+                    tracing::warn!(path = job.key, reason, "upload failed; retrying");
+                    return Attempt::Backoff(UploadError::File(reason));
+                }
+                Ok((_, digest)) => {
+                    congestion.record(Load::Served);
+                    let entry = ManifestEntry { stat, digest };
+                    return Attempt::Done(Uploaded {
+                        entry,
                         bytes: stat.size,
                     });
                 }
-            },
-            Err(PutError::Cos(e)) => match e.reaction() {
-                CosReaction::FreshLink => Failure::FreshLink(e.to_string()),
-                CosReaction::FreshLinkOnce if !fresh_link_for_signature => {
-                    fresh_link_for_signature = true;
-                    Failure::FreshLink(e.to_string())
+                Err(PutError::Changed) => {
+                    let reason = "the file changed while it was sent";
+                    tracing::debug!(path = job.key, reason, "reading it again");
+                    return Attempt::Backoff(UploadError::File(reason.into()));
                 }
-                CosReaction::Retry => Failure::Retry(e.to_string()),
-                CosReaction::FreshLinkOnce | CosReaction::Fail => {
-                    return Err(UploadError::File(e.to_string()));
-                }
-            },
-            Err(PutError::Changed) => Failure::Retry("the file changed while it was sent".into()),
-        };
-        if retries + 1 >= retry.attempts {
-            let reason = match failure {
-                Failure::Retry(r) | Failure::FreshLink(r) => r,
+                Err(PutError::Cos(e)) => e,
             };
-            return Err(UploadError::File(format!(
-                "{reason} (gave up after {} tries)",
-                retries + 1
-            )));
-        }
-        match failure {
-            Failure::FreshLink(reason) => {
-                tracing::debug!(path = job.key, reason, "asking for a fresh link");
+            if e.overloaded() {
+                congestion.record(Load::Overloaded);
             }
-            Failure::Retry(reason) => {
-                tracing::warn!(path = job.key, reason, "upload failed; retrying");
-                tokio::time::sleep(retry.backoff(retries)).await;
+            let reason = e.to_string();
+            match e.reaction() {
+                CosReaction::FreshLink => {
+                    tracing::debug!(path = job.key, reason, "asking for a fresh link");
+                    Attempt::Again(UploadError::File(reason))
+                }
+                CosReaction::FreshLinkOnce
+                    if !fresh_link_for_signature.swap(true, Ordering::Relaxed) =>
+                {
+                    tracing::debug!(path = job.key, reason, "asking for a fresh link");
+                    Attempt::Again(UploadError::File(reason))
+                }
+                CosReaction::Retry => {
+                    tracing::warn!(path = job.key, reason, "upload failed; retrying");
+                    Attempt::Backoff(UploadError::File(reason))
+                }
+                CosReaction::FreshLinkOnce | CosReaction::Fail => {
+                    Attempt::Fail(UploadError::File(reason))
+                }
             }
-        }
-        retries += 1;
-    }
-}
-
-enum Failure {
-    /// Ask for a new link and PUT again at once.
-    FreshLink(String),
-    /// Wait, then try again.
-    Retry(String),
+        })
+        .await;
+    result.map_err(|gave_up| match gave_up {
+        GaveUp::Exhausted {
+            error: UploadError::File(reason),
+            tries,
+        } => UploadError::File(format!("{reason} (gave up after {tries} tries)")),
+        other => other.into_error(),
+    })
 }
 
 enum PutError {
