@@ -1,8 +1,6 @@
 //! The error that ends a command: each variant knows its exit code, and its message is one line
 //! that names the cause and what to do.
 
-use std::path::PathBuf;
-
 use crate::config::ConfigError;
 use crate::deploy::DeployError;
 use crate::emulator::EmulatorError;
@@ -31,11 +29,6 @@ pub enum Error {
         status: String,
         waited_secs: u64,
     },
-    #[error("cannot create the state folder {}: {source}; set state_dir or TCB_STATE_DIR to a writable folder", path.display())]
-    StateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
 }
@@ -45,7 +38,7 @@ impl Error {
         match self {
             Self::Config(e) => e.exit_code(),
             Self::Remote(e) => e.exit_code(),
-            Self::Emulator(_) | Self::StateDir { .. } => ExitCode::Usage,
+            Self::Emulator(_) => ExitCode::Usage,
             Self::NoStore { .. } => ExitCode::Usage,
             // Remote errors and a missing store arrive as `Remote` and `NoStore` (see `From`):
             // what is left is the folder or the state dir (usage), or an internal failure.

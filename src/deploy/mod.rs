@@ -9,7 +9,7 @@ pub mod plan;
 pub mod report;
 pub mod upload;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -278,14 +278,16 @@ impl SiteDeployer {
             return Ok(report);
         }
 
-        // Room for the keys the uploads will add (a changed file's key is there already),
-        // made once.
-        record.files.reserve(
-            plan.uploads
-                .iter()
-                .filter(|u| u.reason != plan::Reason::Changed)
-                .map(|u| local[u.local].key.as_str()),
-        );
+        let mut checkpoint = Checkpoint::new(Arc::clone(&self.store), plan.record_changed);
+        let forgotten = forget_replaced(&mut record, &local, &plan.uploads, &mut checkpoint, first);
+        if let Err(e) = forgotten.await {
+            self.keep(record, false);
+            return Err(e);
+        }
+        // Room for the keys the uploads will add, made once.
+        record
+            .files
+            .reserve(plan.uploads.iter().map(|u| local[u.local].key.as_str()));
         if first && !plan.uploads.is_empty() {
             // What the full scan and the hashing freed goes back to the system before a deploy
             // that may take minutes. Later (focused) cycles free little.
@@ -293,7 +295,7 @@ impl SiteDeployer {
         }
         let mut progress = Progress {
             record,
-            checkpoint: Checkpoint::new(Arc::clone(&self.store), plan.record_changed),
+            checkpoint,
             report,
         };
         let result = self
@@ -476,6 +478,38 @@ async fn resolve_digests(
         .filter(|(i, _)| dropped.binary_search(i).is_err())
         .map(|(_, item)| item)
         .collect()
+}
+
+/// Drops the entries of the files about to be replaced and saves the manifest before the first
+/// PUT: should the deploy be killed after a PUT but before the next save, the manifest must not
+/// claim the old content is online (a file later reverted to it would then be skipped). With
+/// nothing to drop, the first cycle still checks that the manifest can be saved, so that a
+/// read-only state folder stops the deploy before its first upload rather than after its last.
+async fn forget_replaced(
+    record: &mut Manifest,
+    local: &[LocalItem],
+    uploads: &[plan::PlannedUpload],
+    checkpoint: &mut Checkpoint,
+    first: bool,
+) -> Result<(), DeployError> {
+    if uploads.is_empty() {
+        return Ok(());
+    }
+    let replaced: HashSet<&str> = uploads
+        .iter()
+        .map(|u| local[u.local].key.as_str())
+        .filter(|key| record.files.contains_key(key))
+        .collect();
+    if !replaced.is_empty() {
+        record.files.retain(|key, _| !replaced.contains(key));
+        checkpoint.dirty = true;
+        return checkpoint.save(record).await;
+    }
+    if first {
+        let store = Arc::clone(&checkpoint.store);
+        blocking(move || store.check_writable()).await??;
+    }
+    Ok(())
 }
 
 /// One upload, with its job and how long it took.

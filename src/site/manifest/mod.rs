@@ -158,7 +158,23 @@ impl ManifestStore {
         result
     }
 
-    fn write(&self, manifest: &Manifest) -> Result<(), ManifestError> {
+    /// Checks that a save can happen: the folder exists or can be made, and a file can be
+    /// created in it. A deploy checks before it uploads, so that a read-only state folder stops
+    /// it before the first upload rather than after the last.
+    pub fn check_writable(&self) -> Result<(), ManifestError> {
+        let temp = self.temp_path()?;
+        std::fs::File::create(&temp).map_err(|source| ManifestError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        // The file is empty and ours; one left behind is replaced by the next save's.
+        let _ = std::fs::remove_file(&temp);
+        Ok(())
+    }
+
+    /// The file a save writes before renaming it over the manifest; its folder is made if
+    /// needed.
+    fn temp_path(&self) -> Result<PathBuf, ManifestError> {
         let folder = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(folder).map_err(|source| ManifestError::CreateFolder {
             path: folder.to_owned(),
@@ -166,7 +182,12 @@ impl ManifestStore {
         })?;
         let mut temp = self.path.clone().into_os_string();
         temp.push(format!(".tmp-{}", std::process::id()));
-        let temp = PathBuf::from(temp);
+        Ok(PathBuf::from(temp))
+    }
+
+    fn write(&self, manifest: &Manifest) -> Result<(), ManifestError> {
+        let temp = self.temp_path()?;
+        let folder = self.path.parent().unwrap_or(Path::new("."));
         if let Err(error) = write_durably(&temp, manifest, &self.path) {
             // Best effort: the temp file may not even exist, and the error that matters is
             // the one above.
