@@ -219,7 +219,7 @@ async fn read_only_state_folder(change_existing: bool) {
         .to_owned();
     let folder = manifest_path.parent().expect("manifest folder");
     let mut command = deploy_command(&h, dir.path());
-    as_unprivileged_user(&mut command, &[h.state.path(), dir.path()]);
+    common::as_unprivileged_user(&mut command, &[h.state.path(), dir.path()]);
     std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let puts = h.emulator.counters().puts;
     let run = finish(&mut command).await;
@@ -279,27 +279,4 @@ async fn a_full_disk_fails_the_save_and_keeps_the_previous_manifest() {
     assert_eq!(rerun.code, 0, "{rerun:?}");
     assert_manifest_names_only_online_files(&h, "after the rerun");
     assert!(manifest(&h).files.contains_key("new.txt"));
-}
-
-/// Permission bits bind only an unprivileged process: when the tests run as root (as in a
-/// container), run the command as `nobody`, after letting everyone enter and read `roots`.
-fn as_unprivileged_user(command: &mut tokio::process::Command, roots: &[&Path]) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return;
-    }
-    fn open_up(path: &Path) {
-        let dir = path.is_dir();
-        let mode = if dir { 0o755 } else { 0o644 };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        if dir {
-            for entry in std::fs::read_dir(path).expect("list") {
-                open_up(&entry.expect("entry").path());
-            }
-        }
-    }
-    for root in roots {
-        open_up(root);
-    }
-    command.uid(65534).gid(65534);
 }

@@ -46,6 +46,9 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
     let split = path
         .as_deref()
         .and_then(|p| p.strip_prefix('/')?.split_once('/'));
+    if let (Some(hook), Some((_, key))) = (&shared.on_put, split) {
+        (hook.0)(key);
+    }
     let resource = format!("/{}", split.map(|(_, key)| key).unwrap_or(""));
     let fail = |status, code, message| Failure {
         status,

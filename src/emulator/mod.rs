@@ -71,6 +71,19 @@ pub struct EmulatorOptions {
     pub envs_without_cloud_dev: Vec<String>,
     /// Injected faults (none by default).
     pub faults: Faults,
+    /// Called with the key of every PUT as it arrives, before its body is read: lets a test
+    /// change the local folder while an upload is on the wire.
+    pub on_put: Option<PutHook>,
+}
+
+/// See [`EmulatorOptions::on_put`].
+#[derive(Clone)]
+pub struct PutHook(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for PutHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PutHook")
+    }
 }
 
 impl EmulatorOptions {
@@ -86,6 +99,7 @@ impl EmulatorOptions {
             list_page_size: 1000,
             envs_without_cloud_dev: Vec::new(),
             faults: Faults::default(),
+            on_put: None,
         }
     }
 }

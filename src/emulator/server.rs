@@ -42,6 +42,7 @@ pub(crate) struct Shared {
     pub tokens: Tokens,
     pub faults: FaultInjector,
     pub counters: CounterSet,
+    pub on_put: Option<super::PutHook>,
     no_cloud_dev: Mutex<BTreeSet<String>>,
 }
 
@@ -105,6 +106,7 @@ pub(crate) async fn prepare(
         tokens,
         faults: FaultInjector::new(opts.faults),
         counters: CounterSet::default(),
+        on_put: opts.on_put,
         no_cloud_dev: Mutex::new(opts.envs_without_cloud_dev.into_iter().collect()),
     };
     Ok((Arc::new(shared), listener))

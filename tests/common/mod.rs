@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use tcb_deploy::config::Config;
@@ -195,4 +196,26 @@ pub fn canned_vars(addr: SocketAddr) -> Vec<(String, String)> {
         ("TCB_ACCESS_TOKEN", "canned-token"),
         ("TCB_STATE_DIR", "/nonexistent-state"),
     ])
+}
+
+/// Permission bits bind only an unprivileged process: when the tests run as root (as in a
+/// container), run the command as `nobody`, and give `roots` (and all within) to it.
+pub fn as_unprivileged_user(command: &mut tokio::process::Command, roots: &[&Path]) {
+    const NOBODY: u32 = 65534;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    fn give(path: &Path) {
+        std::os::unix::fs::lchown(path, Some(NOBODY), Some(NOBODY)).expect("chown");
+        if path.is_dir() && !path.is_symlink() {
+            for entry in std::fs::read_dir(path).expect("list") {
+                give(&entry.expect("entry").path());
+            }
+        }
+    }
+    for root in roots {
+        give(root);
+    }
+    command.uid(NOBODY).gid(NOBODY);
 }
