@@ -69,7 +69,10 @@ fn soak(settings: Settings) -> BenchResult<Row> {
         &lab.path("site"),
         files,
         (files / 50).max(1),
-        &Sizes::Uniform { min: 100, max: 4_900 },
+        &Sizes::Uniform {
+            min: 100,
+            max: 4_900,
+        },
         SEED,
     )?;
     let calm = Emulator::start(&lab, "emulator-calm", &LATENCY)?;
@@ -109,7 +112,11 @@ fn soak(settings: Settings) -> BenchResult<Row> {
     Ok(Row {
         target: format!("soak: {files} files, faults on, all online byte-identical"),
         measured: format!("{:.1} s (runs {})", faulty.median, secs(&faulty_secs)),
-        peer: format!("fault-free {:.1} s (runs {})", calm.median, secs(&calm_secs)),
+        peer: format!(
+            "fault-free {:.1} s (runs {})",
+            calm.median,
+            secs(&calm_secs)
+        ),
         limit: format!("{ratio:.2}× (≤ {LIMIT}×)"),
         pass: ratio <= LIMIT,
     })

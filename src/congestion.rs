@@ -1,7 +1,8 @@
 //! How many uploads may be in flight while the service is struggling. A burst of overload
-//! answers (HTTP 5xx, 429, COS `SlowDown`, errcode -1/-1000) halves the window; successes grow
-//! it back by one per window's worth, up to the configured concurrency. Isolated failures, the
-//! kind a flaky network or a busy moment gives, do not count as a burst.
+//! answers (HTTP 5xx, 429, COS `SlowDown`, errcode -1/-1000, from the API or the store) halves
+//! the window; finished uploads grow it back by one per window's worth, up to the configured
+//! concurrency. Isolated failures, the kind a flaky network or a busy moment gives, do not count
+//! as a burst.
 
 use std::sync::Mutex;
 

@@ -137,11 +137,10 @@ impl Remote {
                         Err(e) => return Attempt::Fail(e.into()),
                     },
                 };
+                // Only finished uploads count as served (see `congestion`): a link handed out
+                // says nothing of whether the store copes.
                 let err = match call(current.clone()).await {
-                    Ok(value) => {
-                        self.congestion.record(Load::Served);
-                        return Attempt::Done(value);
-                    }
+                    Ok(value) => return Attempt::Done(value),
                     Err(e) => e,
                 };
                 if err.overloaded() {

@@ -40,7 +40,8 @@ async fn a_storm_of_server_errors_halves_the_uploads_in_flight() {
     assert!(reason.contains("HTTP 500"), "{reason}");
     assert!(reason.contains("gave up after 2 tries"), "{reason}");
     assert!(
-        run.stderr.contains("the service is overloaded; fewer uploads at once from=8 to=4"),
+        run.stderr
+            .contains("the service is overloaded; fewer uploads at once from=8 to=4"),
         "{run:?}"
     );
     assert!(run.stderr.contains("from=4 to=2"), "{run:?}");
