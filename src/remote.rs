@@ -153,6 +153,12 @@ impl Remote {
                                 *token.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
                                 Attempt::Again(err.into())
                             }
+                            // The token endpoint was busy: the renewal is still owed.
+                            Err(e) if e.is_transient() => {
+                                renewed.store(false, Ordering::Relaxed);
+                                tracing::warn!(error = %e, "retrying");
+                                Attempt::Backoff(e.into())
+                            }
                             Err(e) => Attempt::Fail(e.into()),
                         }
                     }

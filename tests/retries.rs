@@ -47,3 +47,33 @@ async fn a_storm_of_server_errors_halves_the_uploads_in_flight() {
     assert!(run.stderr.contains("from=4 to=2"), "{run:?}");
     assert_eq!(h.emulator.counters().puts, 80, "two tries for each file");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
+    // Tokens expire every 5 calls and a third of all API calls answer -1, renewals included.
+    let h = Harness::with(|o| {
+        o.faults.token_lifetime_calls = Some(5);
+        o.faults.api_error_rate = 0.3;
+        o.faults.seed = 11;
+    })
+    .await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..30 {
+        std::fs::write(dir.path().join(format!("f{i:02}.txt")), format!("{i}")).expect("write");
+    }
+    let dir_arg = dir.path().to_str().expect("utf-8");
+    let args = ["deploy", "--env", "site", "--dir", dir_arg, "--json"];
+    let run = run_tool(&[&args[..], &["--concurrency", "1"]].concat(), &h.vars()).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let renewals = h.api_calls("cgi-bin/component/api_component_token");
+    assert!(
+        renewals > 5,
+        "tokens were renewed, some renewals failed: {renewals}"
+    );
+    for i in 0..30 {
+        let key = format!("f{i:02}.txt");
+        let online = h.emulator.object("site", &key).expect("online");
+        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
+    }
+}
