@@ -42,7 +42,9 @@ impl Error {
             Self::NoStore { .. } => ExitCode::Usage,
             // Remote errors and a missing store arrive as `Remote` and `NoStore` (see `From`):
             // what is left is the folder or the state dir (usage), or an internal failure.
-            Self::Deploy(DeployError::Task(_)) => ExitCode::Remote,
+            Self::Deploy(DeployError::Task(_) | DeployError::ServiceDown { .. }) => {
+                ExitCode::Remote
+            }
             Self::Deploy(_) => ExitCode::Usage,
             Self::WaitTimeout { .. } => ExitCode::Remote,
             Self::Output(_) => ExitCode::Remote,

@@ -20,32 +20,88 @@ async fn retry_attempts_bounds_the_tries_of_a_call() {
     assert_eq!(calls, 3, "{run:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_storm_of_server_errors_halves_the_uploads_in_flight() {
-    let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
-    h.create_store("site").await;
+/// A site of `files` small files in a fresh folder.
+fn site(files: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    for i in 0..40 {
+    for i in 0..files {
         std::fs::write(dir.path().join(format!("f{i:02}.txt")), format!("{i}")).expect("write");
     }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storm_of_server_errors_halves_the_uploads_in_flight_then_stops_the_deploy() {
+    let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
+    h.create_store("site").await;
+    let dir = site(60);
     let mut vars = h.vars();
     vars.push(("TCB_RETRY_ATTEMPTS".into(), "2".into()));
     let dir_arg = dir.path().to_str().expect("utf-8");
-    let args = ["deploy", "--env", "site", "--dir", dir_arg, "--json"];
-    let run = run_tool(&[&args[..], &["--concurrency", "8"]].concat(), &vars).await;
-    assert_eq!(run.code, 1, "{run:?}");
-    let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
-    assert_eq!(report["failed"], 40, "{run:?}");
-    let reason = report["failures"][0]["error"].as_str().expect("reason");
-    assert!(reason.contains("HTTP 500"), "{reason}");
-    assert!(reason.contains("gave up after 2 tries"), "{reason}");
+    let args = [
+        "deploy",
+        "--env",
+        "site",
+        "--dir",
+        dir_arg,
+        "--concurrency",
+        "8",
+    ];
+    let run = run_tool(&args, &vars).await;
     assert!(
         run.stderr
             .contains("the service is overloaded; fewer uploads at once from=8 to=4"),
         "{run:?}"
     );
     assert!(run.stderr.contains("from=4 to=2"), "{run:?}");
-    assert_eq!(h.emulator.counters().puts, 80, "two tries for each file");
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = run.error_line();
+    assert!(
+        line.contains("16 files in a row gave up after retries"),
+        "{line}"
+    );
+    assert!(line.contains("HTTP 500"), "{line}");
+    assert!(line.contains("gave up after 2 tries"), "{line}");
+    assert!(line.contains("try again later"), "{line}");
+    let puts = h.emulator.counters().puts;
+    assert!(
+        (32..60).contains(&puts),
+        "stopped early, two tries a file: {puts} PUTs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_file_breaks_the_streak_of_a_failing_service() {
+    // Every other PUT fails, one try each: no 16 failures in a row, so every file is tried.
+    let h = Harness::with(|o| {
+        o.faults.put_error_rate = 0.5;
+        o.faults.seed = 2;
+    })
+    .await;
+    h.create_store("site").await;
+    let dir = site(60);
+    let mut vars = h.vars();
+    vars.push(("TCB_RETRY_ATTEMPTS".into(), "1".into()));
+    let dir_arg = dir.path().to_str().expect("utf-8");
+    let args = [
+        "deploy",
+        "--env",
+        "site",
+        "--dir",
+        dir_arg,
+        "--concurrency",
+        "1",
+        "--json",
+    ];
+    let run = run_tool(&args, &vars).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
+    assert_eq!(
+        uploaded.zip(failed).map(|(u, f)| u + f),
+        Some(60),
+        "{run:?}"
+    );
+    assert_eq!(h.emulator.counters().puts, 60);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -58,10 +114,7 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
     })
     .await;
     h.create_store("site").await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    for i in 0..30 {
-        std::fs::write(dir.path().join(format!("f{i:02}.txt")), format!("{i}")).expect("write");
-    }
+    let dir = site(30);
     let dir_arg = dir.path().to_str().expect("utf-8");
     let args = ["deploy", "--env", "site", "--dir", dir_arg, "--json"];
     let run = run_tool(&[&args[..], &["--concurrency", "1"]].concat(), &h.vars()).await;

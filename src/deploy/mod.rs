@@ -34,6 +34,9 @@ use crate::site::scan::{
 /// Reads in flight while hashing: enough to keep the disk busy (measured: 32 threads hash a
 /// 2 GB / 50k-file tree in 1.65 s, 2 threads in 3.8 s).
 const HASH_IN_FLIGHT: usize = 32;
+/// This many files in a row giving up on a busy or unreachable service stop the deploy: the
+/// service is down, and the remaining files would each spend their tries on it too.
+const SERVICE_DOWN_STREAK: usize = 16;
 /// Save the manifest during a long deploy at least this often…
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(3);
 /// …or after this many uploads, whichever comes first…
@@ -66,6 +69,10 @@ pub enum DeployError {
         "environment {env} has no static website; open one with `tcb-deploy create --env {env}`"
     )]
     NoStore { env: String },
+    #[error(
+        "{files} files in a row gave up after retries (the last: {last}); the service seems down, try again later"
+    )]
+    ServiceDown { files: usize, last: String },
     #[error("internal error: {0}")]
     Task(String),
 }
@@ -337,6 +344,8 @@ impl SiteDeployer {
             report,
         } = progress;
         let mut held_back = false;
+        // Files in a row whose every try met a busy or unreachable service.
+        let mut gave_up_in_a_row = 0;
         for stage in [Stage::Asset, Stage::Page, Stage::Worker] {
             let keys = uploads
                 .iter()
@@ -388,8 +397,21 @@ impl SiteDeployer {
                         tracing::error!(path = job.key, error, "upload failed");
                         report.fail(job.key, error);
                     }
+                    Err(UploadError::GaveUp(error)) => {
+                        tracing::error!(path = job.key, error, "upload failed");
+                        gave_up_in_a_row += 1;
+                        if gave_up_in_a_row >= SERVICE_DOWN_STREAK {
+                            return Err(DeployError::ServiceDown {
+                                files: gave_up_in_a_row,
+                                last: error,
+                            });
+                        }
+                        report.fail(job.key, error);
+                        continue;
+                    }
                     Err(UploadError::Fatal(e)) => return Err(e.into()),
                 }
+                gave_up_in_a_row = 0;
             }
             if stop.load(Ordering::SeqCst) {
                 return Ok(());

@@ -48,6 +48,9 @@ pub enum UploadError {
     Vanished,
     /// This file failed; the others can go on.
     File(String),
+    /// The service kept failing this file's tries (busy, overloaded, unreachable): the others
+    /// may go on, but many of these in a row mean the service is down.
+    GaveUp(String),
     /// A failure every other file would meet too (credentials, quota): stop the deploy.
     Fatal(RemoteError),
 }
@@ -76,9 +79,11 @@ pub async fn upload_file(
                 Ok(read) => read,
                 Err(e) => return Attempt::Fail(e),
             };
+            // The link call has retried on its own; if the service was only busy, the file
+            // tries again (one of its own tries), and the link call gets its tries afresh.
             let link = match remote.upload_link(env, job.key).await {
                 Ok(link) => link,
-                Err(e) => return Attempt::Fail(classify_remote(e)),
+                Err(e) => return classify_remote(e),
             };
             let put = PutObject {
                 signed_url: &link.signed_url,
@@ -101,7 +106,7 @@ pub async fn upload_file(
                     let reason =
                         format!("the store's ETag {etag} does not match the MD5 of the bytes sent");
                     tracing::warn!(path = job.key, reason, "upload failed; retrying");
-                    return Attempt::Backoff(UploadError::File(reason));
+                    return Attempt::Backoff(UploadError::GaveUp(reason));
                 }
                 Ok((_, digest)) => {
                     congestion.record(Load::Served);
@@ -112,7 +117,7 @@ pub async fn upload_file(
                     });
                 }
                 Err(PutError::Changed) => {
-                    let reason = "the file changed while it was sent";
+                    let reason = "the file kept changing while it was sent";
                     tracing::debug!(path = job.key, reason, "reading it again");
                     return Attempt::Backoff(UploadError::File(reason.into()));
                 }
@@ -135,7 +140,7 @@ pub async fn upload_file(
                 }
                 CosReaction::Retry => {
                     tracing::warn!(path = job.key, reason, "upload failed; retrying");
-                    Attempt::Backoff(UploadError::File(reason))
+                    Attempt::Backoff(UploadError::GaveUp(reason))
                 }
                 CosReaction::FreshLinkOnce | CosReaction::Fail => {
                     Attempt::Fail(UploadError::File(reason))
@@ -148,6 +153,10 @@ pub async fn upload_file(
             error: UploadError::File(reason),
             tries,
         } => UploadError::File(format!("{reason} (gave up after {tries} tries)")),
+        GaveUp::Exhausted {
+            error: UploadError::GaveUp(reason),
+            tries,
+        } => UploadError::GaveUp(format!("{reason} (gave up after {tries} tries)")),
         other => other.into_error(),
     })
 }
@@ -238,18 +247,22 @@ async fn put_stream(
     Ok((answer.etag, hasher.finish()))
 }
 
-/// After `Remote`'s own retries and token renewal: is this file's failure everyone's?
-fn classify_remote(e: RemoteError) -> UploadError {
-    let fatal = match &e {
-        RemoteError::Auth(_) => true,
-        RemoteError::Api(api) => matches!(
-            api.reaction(),
-            Reaction::RefreshToken | Reaction::StopAuth | Reaction::StopQuota
-        ),
+/// After `Remote`'s own retries and token renewal, what a failed link call means for the
+/// file: another try when the service was only busy, the end of this file when the service
+/// refused it, the end of the deploy when every file would meet the same refusal.
+fn classify_remote(e: RemoteError) -> Attempt<Uploaded, UploadError> {
+    let reaction = match &e {
+        RemoteError::Auth(auth) if auth.is_transient() => Reaction::Retry,
+        RemoteError::Auth(_) => return Attempt::Fail(UploadError::Fatal(e)),
+        RemoteError::Api(api) => api.reaction(),
     };
-    if fatal {
-        UploadError::Fatal(e)
-    } else {
-        UploadError::File(e.to_string())
+    match reaction {
+        Reaction::RefreshToken | Reaction::StopAuth | Reaction::StopQuota => {
+            Attempt::Fail(UploadError::Fatal(e))
+        }
+        Reaction::Retry | Reaction::SlowDown => {
+            Attempt::Backoff(UploadError::GaveUp(e.to_string()))
+        }
+        Reaction::StopConfig | Reaction::Bug => Attempt::Fail(UploadError::File(e.to_string())),
     }
 }
