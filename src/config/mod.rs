@@ -337,27 +337,19 @@ fn sites(tables: &[SiteSettings], default_env: Option<&str>) -> Result<Vec<Site>
     Ok(sites)
 }
 
-/// A store folder as keys use it: "" or "a/b/". Refuses absolute paths, `.` and `..`
-/// segments, backslashes and control characters.
+/// A store folder as keys use it: "" or "a/b/". Refuses what [`crate::site::key::check`]
+/// refuses: absolute paths, `.` and `..` segments, backslashes and control characters.
 pub fn normalize_prefix(prefix: &str) -> Result<String, ConfigError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
+    crate::site::key::check(prefix).map_err(|problem| ConfigError::Invalid {
         key: "prefix",
         value: prefix.chars().take(80).collect(),
-        reason: reason.to_owned(),
-    };
-    if prefix.starts_with('/') {
-        return Err(invalid("must be relative, e.g. docs/ (no leading /)"));
-    }
-    if prefix.chars().any(|c| c.is_control() || c == '\\') {
-        return Err(invalid(
-            "must not contain backslashes or control characters",
-        ));
-    }
-    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
-    if segments.iter().any(|s| *s == "." || *s == "..") {
-        return Err(invalid("must not contain . or .. segments"));
-    }
-    Ok(segments.iter().map(|s| format!("{s}/")).collect())
+        reason: problem.to_string(),
+    })?;
+    Ok(prefix
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("{s}/"))
+        .collect())
 }
 
 /// `$STATE_DIRECTORY` may list several folders separated by colons; the first is ours.

@@ -113,6 +113,11 @@ pub enum ScanError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("invalid prefix {prefix:?}: {problem}; fix `prefix`")]
+    InvalidPrefix {
+        prefix: String,
+        problem: super::key::KeyProblem,
+    },
     #[error("invalid ignore glob `{glob}`: {reason}; fix it in `ignore`")]
     InvalidGlob { glob: String, reason: String },
     #[error("{}:{line}: invalid pattern: {reason}; fix or remove the line", path.display())]
@@ -141,6 +146,11 @@ pub fn scan_within(options: &ScanOptions, focus: Arc<Focus>) -> Result<Scan, Sca
 }
 
 fn scan_focused(options: &ScanOptions, focus: Option<Arc<Focus>>) -> Result<Scan, ScanError> {
+    // Every key starts with the prefix: a bad one would make every key bad.
+    super::key::check(&options.prefix).map_err(|problem| ScanError::InvalidPrefix {
+        prefix: options.prefix.chars().take(80).collect(),
+        problem,
+    })?;
     let root = check_root(&options.root)?;
     let rules = IgnoreRules::load(options)?;
     let (files, mut skipped) = walk::walk(options, &root, &rules, focus)?;
