@@ -34,7 +34,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}:{line}:{column}: invalid config: {message}", path.display())]
+    #[error("{}:{line}:{column}: invalid config: {message}; fix it there (deploy.example.toml shows every key)", path.display())]
     Toml {
         path: PathBuf,
         line: usize,
@@ -57,8 +57,10 @@ pub enum ConfigError {
         var: String,
         instead: &'static str,
     },
-    #[error("invalid environment variable: {detail}")]
-    Env { detail: String },
+    #[error("invalid environment variable {var}: {detail}; fix or unset it")]
+    Env { var: String, detail: String },
+    #[error("internal error while merging settings: {0}; please report it")]
+    Merge(String),
     #[error("invalid {key} {value:?}: {reason}")]
     Invalid {
         key: &'static str,
@@ -547,7 +549,7 @@ fn authorizer_source(
             "authorizer_appid is set but the refresh token is missing; set TCB_AUTHORIZER_REFRESH_TOKEN or authorizer_refresh_token_file".into(),
         )),
         (None, Some(_), _) => Err(ConfigError::Conflict(
-            "an authorizer refresh token is set but authorizer_appid is missing".into(),
+            "an authorizer refresh token is set but authorizer_appid is missing; set authorizer_appid (TCB_AUTHORIZER_APPID) or remove the refresh token".into(),
         )),
         (None, None, Some(component_appid)) if local => Ok(Some(AuthorizerSource::Refresh {
             component_appid,

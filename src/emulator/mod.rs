@@ -105,14 +105,16 @@ pub struct StoredObject {
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error(
-        "cannot listen on {addr}: {source}; pick another --addr (127.0.0.1:0 picks any free port)"
+        "cannot listen on {addr}: {source}; pick another --addr or emulator_addr (127.0.0.1:0 picks any free port)"
     )]
     Bind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot {action} {path}: {source}; fix its permissions or choose another --data-dir")]
+    #[error(
+        "cannot {action} {path}: {source}; fix its permissions or choose another folder (--data; with api_base = \"local\", state_dir)"
+    )]
     DataDir {
         action: &'static str,
         path: PathBuf,
@@ -120,7 +122,7 @@ pub enum EmulatorError {
         source: std::io::Error,
     },
     #[error(
-        "emulator state file {path} is unreadable ({reason}); remove it or choose another --data-dir"
+        "emulator state file {path} is unreadable ({reason}); remove it or choose another folder (--data; with api_base = \"local\", state_dir)"
     )]
     CorruptState { path: PathBuf, reason: String },
     #[error("emulator failed internally: {0}")]
