@@ -499,17 +499,20 @@ fn component_source(
 }
 
 fn read_secret_now(key: &'static str, path: &Path) -> Result<Secret, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+    let unreadable = |e: std::io::Error| ConfigError::Invalid {
         key,
         value: path.display().to_string(),
-        reason: format!("cannot be read: {e}"),
-    })?;
+        reason: format!("cannot be read: {e}; check the path and its permissions"),
+    };
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    crate::auth::warn_if_readable_by_others(key, path, &metadata);
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
     let value = text.trim();
     if value.is_empty() {
         return Err(ConfigError::Invalid {
             key,
             value: path.display().to_string(),
-            reason: "the file is empty".into(),
+            reason: "the file is empty; write the value into it".into(),
         });
     }
     Ok(Secret::new(value))
