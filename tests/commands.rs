@@ -143,6 +143,19 @@ async fn embedded_emulator_needs_no_account() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_embedded_emulator_on_port_0_is_reached_on_the_port_it_got() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let vars = vars(&[
+        ("TCB_API_BASE", "local"),
+        ("TCB_EMULATOR_ADDR", "127.0.0.1:0"),
+        ("TCB_STATE_DIR", &state.path().display().to_string()),
+    ]);
+    let run = run_tool(&["create", "--env", "anyport", "--wait"], &vars).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("anyport is online at"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn local_mode_shares_an_emulator_that_already_runs() {
     let h = Harness::start().await;
     h.create_store("running").await;
