@@ -71,6 +71,9 @@ pub struct EmulatorOptions {
     pub envs_without_cloud_dev: Vec<String>,
     /// Injected faults (none by default).
     pub faults: Faults,
+    /// Keep every credential handed out, for [`Emulator::issued_credentials`] (off by
+    /// default: a long-running emulator would hold them all).
+    pub record_credentials: bool,
 }
 
 impl EmulatorOptions {
@@ -86,6 +89,7 @@ impl EmulatorOptions {
             list_page_size: 1000,
             envs_without_cloud_dev: Vec::new(),
             faults: Faults::default(),
+            record_credentials: false,
         }
     }
 }
@@ -176,6 +180,13 @@ impl Emulator {
     /// The stored object `key` of `env`, bytes and metadata, if any.
     pub fn object(&self, env: &str, key: &str) -> Option<StoredObject> {
         self.shared.state.read_object(env, key)
+    }
+
+    /// Every credential handed out since the start, with `record_credentials` on: access
+    /// tokens, `x-cos-security-token`s and the `q-signature`s of upload links. Tests check that
+    /// none of them is ever printed.
+    pub fn issued_credentials(&self) -> Vec<String> {
+        self.shared.tokens.handed_out()
     }
 
     /// Every issued token now answers 42001 (except [`DEV_ACCESS_TOKEN`]).
