@@ -228,6 +228,39 @@ pub struct FaultArgs {
     pub seed: u64,
 }
 
+/// A command-line error as one line, like every other error of the tool: clap's message, its
+/// hints (possible values, a similar argument), and which `--help` shows the usage. `args` is
+/// the command line, to name the command when clap's message does not. (Requests for help or
+/// the version are not errors; clap prints those itself.)
+pub fn error_line(error: &clap::Error, args: &[String]) -> String {
+    let text = error.render().to_string();
+    let mut line = String::new();
+    for part in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        // The usage and the pointer to --help are replaced by the one `see` at the end.
+        if part.starts_with("Usage: ") || part.starts_with("For more information") {
+            continue;
+        }
+        let part = part.strip_prefix("error: ").unwrap_or(part);
+        let part = part
+            .strip_prefix('[')
+            .and_then(|p| p.strip_suffix(']'))
+            .unwrap_or(part);
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    let cli = <Cli as clap::CommandFactory>::command();
+    match args
+        .iter()
+        .skip(1)
+        .find(|a| cli.find_subcommand(a.as_str()).is_some())
+    {
+        Some(command) => format!("{line}; see `tcb-deploy {command} --help`"),
+        None => format!("{line}; see `tcb-deploy --help`"),
+    }
+}
+
 fn rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
@@ -243,6 +276,31 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_line_errors_are_one_line_with_their_hints() {
+        let line = |args: &[&str]| {
+            let err = Cli::try_parse_from(args).expect_err("an error");
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let line = error_line(&err, &args);
+            assert!(!line.contains('\n'), "{line}");
+            line
+        };
+        let l = line(&["tcb-deploy", "--log-format", "xml", "status"]);
+        assert!(
+            l.starts_with("invalid value 'xml' for '--log-format"),
+            "{l}"
+        );
+        assert!(l.contains("possible values: text, json"), "{l}");
+        assert!(l.ends_with("see `tcb-deploy status --help`"), "{l}");
+        let l = line(&["tcb-deploy", "deploy", "--concurrency", "0"]);
+        assert!(l.contains("0 is not in 1..=256"), "{l}");
+        assert!(l.ends_with("see `tcb-deploy deploy --help`"), "{l}");
+        let l = line(&["tcb-deploy", "share", "--env", "e"]);
+        assert!(l.contains("not provided: --appid <APPID>"), "{l}");
+        let l = line(&["tcb-deploy", "frobnicate"]);
+        assert!(l.ends_with("'frobnicate'; see `tcb-deploy --help`"), "{l}");
     }
 
     #[test]

@@ -38,7 +38,14 @@ impl Connection {
                     options.create_delay = std::time::Duration::from_millis(300);
                     let emulator = Emulator::start(options).await?;
                     tracing::debug!(addr = %emulator.addr(), "started the embedded emulator");
-                    (api, Some(emulator))
+                    // The address it got: with port 0 in emulator_addr, any free port.
+                    let base = url::Url::parse(&emulator.base_url()).map_err(|e| {
+                        crate::emulator::EmulatorError::Internal(format!(
+                            "its address {} is no URL: {e}",
+                            emulator.base_url()
+                        ))
+                    })?;
+                    (ApiClient::new(base, config.timeouts), Some(emulator))
                 }
             }
         };

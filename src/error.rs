@@ -31,6 +31,26 @@ pub enum Error {
     },
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
+    /// Some files failed; the others were uploaded and recorded (exit 1).
+    #[error(
+        "{failed} {} not uploaded, the first {path}: {reason}; the others are online and recorded, so fix that and deploy again",
+        if *failed == 1 { "file" } else { "files" }
+    )]
+    UploadsFailed {
+        failed: usize,
+        path: String,
+        reason: String,
+    },
+    /// Some appids were refused; the others were shared (exit 1).
+    #[error(
+        "{failed} of {asked} appids not shared, the first {appid}: {errmsg}; check the appids and share again"
+    )]
+    ShareFailed {
+        failed: usize,
+        asked: usize,
+        appid: String,
+        errmsg: String,
+    },
 }
 
 impl Error {
@@ -48,7 +68,22 @@ impl Error {
             Self::Deploy(_) => ExitCode::Usage,
             Self::WaitTimeout { .. } => ExitCode::Remote,
             Self::Output(_) => ExitCode::Remote,
+            Self::UploadsFailed { .. } | Self::ShareFailed { .. } => ExitCode::Partial,
         }
+    }
+
+    /// The message on one line whatever it quotes: control characters (a newline in a path
+    /// or in what a server answered) are shown escaped.
+    pub fn one_line(&self) -> String {
+        let mut line = String::new();
+        for c in self.to_string().chars() {
+            if c.is_control() {
+                line.extend(c.escape_default());
+            } else {
+                line.push(c);
+            }
+        }
+        line
     }
 }
 
@@ -71,5 +106,26 @@ impl From<DeployError> for Error {
             DeployError::NoStore { env } => Error::NoStore { env },
             other => Error::Deploy(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_is_one_line_whatever_it_quotes() {
+        let e = Error::UploadsFailed {
+            failed: 2,
+            path: "a\nb.js".into(),
+            reason: "the store said \"no\"\r\n".into(),
+        };
+        let line = e.one_line();
+        assert!(!line.contains(['\n', '\r']), "{line}");
+        assert!(
+            line.starts_with("2 files not uploaded, the first a\\nb.js"),
+            "{line}"
+        );
+        assert_eq!(e.exit_code(), ExitCode::Partial);
     }
 }

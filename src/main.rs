@@ -2,12 +2,28 @@
 //! outcome into an exit code.
 
 use clap::Parser;
-use tcb_deploy::cli::{Cli, LogFormat};
+use clap::error::ErrorKind;
+use tcb_deploy::cli::{Cli, LogFormat, error_line};
 use tcb_deploy::{ExitCode, logging};
 
 fn main() -> std::process::ExitCode {
     tcb_deploy::memory::tune_allocator();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A usage error is one line, like every other error; help, the version, and the help
+        // shown when no command is given keep clap's own output.
+        Err(e)
+            if e.use_stderr()
+                && e.kind() != ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            let args: Vec<String> = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            eprintln!("error: {}", error_line(&e, &args));
+            return ExitCode::Usage.into();
+        }
+        Err(e) => e.exit(),
+    };
     let log_format = cli.log_format;
     logging::init(log_format, cli.verbose, cli.quiet);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -21,9 +37,10 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code.into(),
         Err(e) => {
             let code = e.exit_code();
+            let message = e.one_line();
             match log_format {
-                LogFormat::Text => eprintln!("error: {e}"),
-                LogFormat::Json => tracing::error!(exit_code = code.code(), "{e}"),
+                LogFormat::Text => eprintln!("error: {message}"),
+                LogFormat::Json => tracing::error!(exit_code = code.code(), "{message}"),
             }
             code.into()
         }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Harness, run_tool, vars};
+use common::daemon::Daemon;
+use common::{Harness, http_post, run_tool, vars};
+use tcb_deploy::emulator;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_wait_then_status_shows_the_site_online() {
@@ -29,17 +31,6 @@ async fn create_wait_then_status_shows_the_site_online() {
     assert_eq!(report["url"], url.as_str());
     assert_eq!(report["env"], "demo-1");
     assert!(report["bucket"].as_str().is_some_and(|b| !b.is_empty()));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn status_without_a_store_says_how_to_create_one() {
-    let h = Harness::start().await;
-    let run = h.run(&["status", "--env", "nosite"]).await;
-    assert_eq!(run.code, 2, "{run:?}");
-    assert_eq!(
-        run.error_line(),
-        "error: environment nosite has no static website; open one with `tcb-deploy create --env nosite`"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -69,22 +60,6 @@ async fn envs_lists_environments_through_the_authorizer_token() {
     let envs: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(envs.as_array().map(Vec::len), Some(1), "{run:?}");
     assert_eq!(envs[0]["env"], "beta");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn envs_without_an_authorizer_token_is_a_usage_error() {
-    let h = Harness::start().await;
-    let only_component: Vec<_> = h
-        .vars()
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("TCB_AUTHORIZER"))
-        .collect();
-    let run = run_tool(&["envs"], &only_component).await;
-    assert_eq!(run.code, 2, "{run:?}");
-    assert!(
-        run.error_line().contains("TCB_AUTHORIZER_ACCESS_TOKEN"),
-        "{run:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,6 +118,19 @@ async fn embedded_emulator_needs_no_account() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_embedded_emulator_on_port_0_is_reached_on_the_port_it_got() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let vars = vars(&[
+        ("TCB_API_BASE", "local"),
+        ("TCB_EMULATOR_ADDR", "127.0.0.1:0"),
+        ("TCB_STATE_DIR", &state.path().display().to_string()),
+    ]);
+    let run = run_tool(&["create", "--env", "anyport", "--wait"], &vars).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("anyport is online at"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn local_mode_shares_an_emulator_that_already_runs() {
     let h = Harness::start().await;
     h.create_store("running").await;
@@ -159,32 +147,183 @@ async fn local_mode_shares_an_emulator_that_already_runs() {
     assert!(h.api_calls("componenttcb/describestaticstore") >= 1);
 }
 
+/// No command prints a credential, even at trace level with every crate's logs on: not the
+/// ones configured, not an access token, link token or link signature the emulator handed out,
+/// and no URL with an unredacted `access_token`, `sign` or `q-signature`.
 #[tokio::test(flavor = "multi_thread")]
-async fn trace_logs_never_show_a_token() {
+async fn no_command_prints_a_secret_even_at_trace_level() {
     let h = Harness::start().await;
     h.create_store("quiet").await;
-    let mut vars = h.vars();
-    vars.push(("RUST_LOG".into(), "trace".into()));
+    let site = tempfile::tempdir().expect("temp dir");
+    std::fs::write(site.path().join("index.html"), "<p>one</p>").expect("write");
+    std::fs::write(site.path().join("app.js"), "let one = 1;").expect("write");
+    let dir = site.path().to_str().expect("utf-8");
+    let mut trace = h.vars();
+    trace.push(("RUST_LOG".into(), "trace".into()));
+    let mut printed: Vec<(String, String)> = Vec::new();
+
     for args in [
+        vec!["deploy", "--env", "quiet", "--dir", dir],
+        vec!["plan", "--env", "quiet", "--dir", dir, "--verify-remote"],
         vec!["status", "--env", "quiet"],
+        vec!["create", "--env", "other", "--wait"],
         vec!["envs"],
         vec!["share", "--env", "quiet", "--appid", "wx0123456789abcdef"],
     ] {
-        let run = run_tool(&args, &vars).await;
+        let run = run_tool(&args, &trace).await;
         assert_eq!(run.code, 0, "{args:?}: {run:?}");
-        let out = run.output();
-        for secret in [
-            tcb_deploy::emulator::COMPONENT_APPSECRET,
-            tcb_deploy::emulator::VERIFY_TICKET,
-            tcb_deploy::emulator::AUTHORIZER_REFRESH_TOKEN,
-        ] {
-            assert!(!out.contains(secret), "{args:?} printed {secret}");
-        }
-        assert!(
-            !out.contains("access_token="),
-            "{args:?} printed a token URL"
-        );
+        printed.push((args.join(" "), run.output()));
     }
+    // `-vv` is this crate's trace level only, in JSON lines this time.
+    std::fs::write(site.path().join("app.js"), "let two = 2;").expect("write");
+    let args = [
+        "-vv",
+        "--log-format",
+        "json",
+        "deploy",
+        "--env",
+        "quiet",
+        "--dir",
+        dir,
+    ];
+    let run = h.run(&args).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("uploaded"), "{run:?}");
+    printed.push((args.join(" "), run.output()));
+
+    // `watch`: the first cycle, one change, then a stop.
+    let mut watch = Daemon::spawn(&["watch", "--env", "quiet", "--dir", dir], &trace, None);
+    watch.wait_for(&["watching for changes"]).await;
+    std::fs::write(site.path().join("app.js"), "let three = 3;").expect("write");
+    watch.wait_for(&["uploaded", "app.js"]).await;
+    watch.signal("TERM");
+    let (code, output) = watch.finish().await;
+    assert_eq!(code, 0, "{output}");
+    printed.push(("watch".into(), output));
+
+    let mut secrets: Vec<String> = [
+        emulator::COMPONENT_APPSECRET,
+        emulator::VERIFY_TICKET,
+        emulator::AUTHORIZER_REFRESH_TOKEN,
+    ]
+    .map(String::from)
+    .to_vec();
+    let issued = h.issued_credentials();
+    // Component and authorizer tokens, and for each upload a link token and a signature.
+    assert!(issued.len() >= 8, "{issued:?}");
+    secrets.extend(issued);
+
+    // `emulator`, as a process: its own logs, while it hands out a token and an upload link.
+    let data = tempfile::tempdir().expect("temp dir");
+    let data_dir = data.path().to_str().expect("utf-8");
+    let quiet_vars = vars(&[("RUST_LOG", "trace")]);
+    let mut emulator = Daemon::spawn(
+        &["emulator", "--addr", "127.0.0.1:0", "--data", data_dir],
+        &quiet_vars,
+        None,
+    );
+    let listening = emulator
+        .wait_for(&["emulator listening", "api_base="])
+        .await;
+    let base = listening
+        .split("api_base=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the address");
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let token: serde_json::Value = serde_json::from_str(
+        &http_post(
+            addr,
+            "/cgi-bin/component/api_component_token",
+            &serde_json::json!({
+                "component_appid": emulator::COMPONENT_APPID,
+                "component_appsecret": emulator::COMPONENT_APPSECRET,
+                "component_verify_ticket": emulator::VERIFY_TICKET,
+            })
+            .to_string(),
+        )
+        .await,
+    )
+    .expect("JSON");
+    let token = token["component_access_token"].as_str().expect("a token");
+    let with_token = |path: &str| format!("{path}?access_token={token}");
+    http_post(
+        addr,
+        &with_token("/componenttcb/createstaticstore"),
+        r#"{"env":"proc"}"#,
+    )
+    .await;
+    let link: serde_json::Value = serde_json::from_str(
+        &http_post(
+            addr,
+            &with_token("/componenttcb/staticuploadfile"),
+            r#"{"env":"proc","filename":"a.js"}"#,
+        )
+        .await,
+    )
+    .expect("JSON");
+    let signed_url = link["signed_url"].as_str().expect("a link");
+    let signature = signed_url
+        .split("q-signature%3D")
+        .nth(1)
+        .expect("a signature");
+    secrets.extend([
+        token.to_owned(),
+        link["token"].as_str().expect("a link token").to_owned(),
+        signature.to_owned(),
+    ]);
+    emulator.signal("TERM");
+    let (code, output) = emulator.finish().await;
+    assert_eq!(code, 0, "{output}");
+    printed.push(("emulator".into(), output));
+
+    for (command, output) in &printed {
+        for secret in &secrets {
+            assert!(
+                !output.contains(secret.as_str()),
+                "{command} printed {secret}"
+            );
+        }
+        assert_eq!(unredacted(output), None, "{command} printed a credential");
+    }
+}
+
+#[test]
+fn the_leak_finder_finds_credentials_and_passes_redacted_ones() {
+    let redacted =
+        "url=http://h/p?access_token=[redacted]&env=e sign=[redacted] x-cos-security-token";
+    assert_eq!(unredacted(redacted), None);
+    for leak in [
+        "calling http://h/p?access_token=abc123&env=e",
+        "PUT http://h/b/k?sign=q-sign-algorithm%3Dsha1%26q-signature%3Ddeadbeef",
+        "x-cos-security-token: 0a1b2c",
+        r#"{"x-cos-security-token":"0a1b2c"}"#,
+    ] {
+        assert!(unredacted(leak).is_some(), "{leak}");
+    }
+}
+
+/// The first credential-bearing parameter or header in `text` whose value is not redacted.
+fn unredacted(text: &str) -> Option<String> {
+    for name in [
+        "access_token=",
+        "sign=",
+        "q-signature=",
+        "q-signature%3D",
+        "x-cos-security-token",
+    ] {
+        for (at, _) in text.match_indices(name) {
+            let value = text[at + name.len()..].trim_start_matches([':', '=', ' ', '"', '\\']);
+            let redacted = value.starts_with("[redacted]");
+            if !redacted && value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                return Some(text[at..].chars().take(60).collect());
+            }
+        }
+    }
+    None
 }
 
 fn free_port() -> u16 {

@@ -4,113 +4,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::Harness;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use common::daemon::{DEADLINE, Daemon};
 use tokio::time::{Instant, timeout};
-
-/// Bounds a test that fails; passing tests never wait this long.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A running `tcb-deploy watch` and its log lines as they come.
-struct Daemon {
-    child: Child,
-    lines: mpsc::UnboundedReceiver<String>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    async fn start(h: &Harness, args: &[&str], extra_env: &[(&str, &str)]) -> Daemon {
-        let mut vars = h.vars();
-        vars.extend(
-            extra_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        Daemon::spawn(args, &vars, None)
-    }
-
-    fn spawn(args: &[&str], vars: &[(String, String)], cwd: Option<&Path>) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
-        if let Some(cwd) = cwd {
-            command.current_dir(cwd);
-        }
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("NO_COLOR", "1")
-            .envs(vars.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("daemon starts");
-        let (tx, lines) = mpsc::unbounded_channel();
-        for stream in [
-            Box::new(child.stderr.take().expect("stderr"))
-                as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-            Box::new(child.stdout.take().expect("stdout")),
-        ] {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Daemon {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a log line containing every one of `parts`; returns it.
-    async fn wait_for(&mut self, parts: &[&str]) -> String {
-        let found = timeout(DEADLINE, async {
-            while let Some(line) = self.lines.recv().await {
-                self.seen.push(line.clone());
-                if parts.iter().all(|p| line.contains(p)) {
-                    return Some(line);
-                }
-            }
-            None
-        })
-        .await;
-        match found {
-            Ok(Some(line)) => line,
-            _ => panic!(
-                "no line with {parts:?}; the daemon said:\n{}",
-                self.seen.join("\n")
-            ),
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().expect("running").to_string();
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    async fn exit_code(mut self) -> i32 {
-        let status = timeout(DEADLINE, self.child.wait())
-            .await
-            .expect("the daemon exits")
-            .expect("wait");
-        status.code().unwrap_or(-1)
-    }
-}
 
 fn site_dir(root: &Path) -> PathBuf {
     let dir = root.join("dist");

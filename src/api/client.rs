@@ -347,7 +347,17 @@ pub(crate) fn parse_answer<A: DeserializeOwned>(
 ) -> Result<A, ApiError> {
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v @ serde_json::Value::Object(_)) => v,
-        _ => {
+        // JSON, but not the object every answer is: not a proxy's page, the API's own shape.
+        Ok(other) => {
+            return Err(ApiError::BadAnswer {
+                endpoint,
+                reason: format!(
+                    "expected a JSON object, got {}",
+                    snippet(other.to_string().as_bytes(), 80)
+                ),
+            });
+        }
+        Err(_) => {
             return Err(ApiError::NotJson {
                 endpoint,
                 status,
@@ -421,6 +431,16 @@ mod tests {
         let err = parse_answer::<Empty>(E, 200, huge.as_bytes()).unwrap_err();
         assert_eq!(err.errcode(), Some(ErrCode::DailyQuota));
         assert!(err.to_string().len() < 600, "{}", err.to_string().len());
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_is_bad_answer() {
+        let err = parse_answer::<Empty>(E, 200, b"[1,2]").unwrap_err();
+        assert!(matches!(err, ApiError::BadAnswer { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("expected a JSON object, got [1,2]")
+        );
     }
 
     #[test]

@@ -9,5 +9,6 @@ mod source;
 mod tokens;
 
 pub use error::AuthError;
+pub(crate) use source::warn_if_readable_by_others;
 pub use source::{AuthorizerSource, ComponentCredentials, ComponentSource, Value};
 pub use tokens::{AuthorizerTokens, ComponentTokens};

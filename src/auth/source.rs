@@ -98,8 +98,9 @@ fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
     )
 }
 
+/// Warns when a file holding a secret may be read by other users.
 #[cfg(unix)]
-fn warn_if_readable_by_others(what: &str, path: &Path, meta: &std::fs::Metadata) {
+pub(crate) fn warn_if_readable_by_others(what: &str, path: &Path, meta: &std::fs::Metadata) {
     use std::os::unix::fs::PermissionsExt;
     if meta.permissions().mode() & 0o044 != 0 {
         tracing::warn!(
@@ -110,7 +111,7 @@ fn warn_if_readable_by_others(what: &str, path: &Path, meta: &std::fs::Metadata)
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_: &str, _: &Path, _: &std::fs::Metadata) {}
+pub(crate) fn warn_if_readable_by_others(_: &str, _: &Path, _: &std::fs::Metadata) {}
 
 /// Runs `token_command` through `sh -c` and takes its trimmed standard output.
 pub async fn run_token_command(command: &str) -> Result<Secret, AuthError> {

@@ -21,7 +21,8 @@ pub async fn run(
     if !dry_run {
         super::create::open_local_stores(config, remote, &sites).await?;
     }
-    let mut code = ExitCode::Ok;
+    let mut failed = 0;
+    let mut first_failure = None;
     for site in sites {
         let options = DeployOptions {
             site: &site,
@@ -36,11 +37,20 @@ pub async fn run(
         } else {
             print(&report.summary())?;
         }
-        if report.failed > 0 {
-            code = ExitCode::Partial;
+        failed += report.failed;
+        if first_failure.is_none() {
+            first_failure = report.failures.into_iter().next();
         }
     }
-    Ok(code)
+    match first_failure {
+        // Partly done: one `error:` line says what failed first and what to do (exit 1).
+        Some(first) if failed > 0 => Err(Error::UploadsFailed {
+            failed,
+            path: first.path,
+            reason: first.error,
+        }),
+        _ => Ok(ExitCode::Ok),
+    }
 }
 
 /// The sites a command works on: one from `--dir` (with `--env`, `--prefix`), else the

@@ -56,9 +56,14 @@ pub async fn run(remote: &Remote, env: &str, args: &ShareArgs) -> Result<ExitCod
             tracing::info!("the binding takes effect once each mini program's admin opens its URL");
         }
     }
-    Ok(if answer.err_list.is_empty() {
-        ExitCode::Ok
-    } else {
-        ExitCode::Partial
-    })
+    match answer.err_list.first() {
+        // Partly done: one `error:` line says what failed first and what to do (exit 1).
+        Some(first) => Err(Error::ShareFailed {
+            failed: answer.err_list.len(),
+            asked: args.appids.len(),
+            appid: first.appid.clone(),
+            errmsg: crate::api::snippet(first.errmsg.as_bytes(), 200),
+        }),
+        None => Ok(ExitCode::Ok),
+    }
 }

@@ -36,7 +36,7 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}:{line}:{column}: invalid config: {message}", path.display())]
+    #[error("{}:{line}:{column}: invalid config: {message}; fix it there (deploy.example.toml shows every key)", path.display())]
     Toml {
         path: PathBuf,
         line: usize,
@@ -59,8 +59,10 @@ pub enum ConfigError {
         var: String,
         instead: &'static str,
     },
-    #[error("invalid environment variable: {detail}")]
-    Env { detail: String },
+    #[error("invalid environment variable {var}: {detail}; fix or unset it")]
+    Env { var: String, detail: String },
+    #[error("internal error while merging settings: {0}; please report it")]
+    Merge(String),
     #[error("invalid {key} {value:?}: {reason}")]
     Invalid {
         key: &'static str,
@@ -373,27 +375,19 @@ fn sites(tables: &[SiteSettings], default_env: Option<&str>) -> Result<Vec<Site>
     Ok(sites)
 }
 
-/// A store folder as keys use it: "" or "a/b/". Refuses absolute paths, `.` and `..`
-/// segments, backslashes and control characters.
+/// A store folder as keys use it: "" or "a/b/". Refuses what [`crate::site::key::check`]
+/// refuses: absolute paths, `.` and `..` segments, backslashes and control characters.
 pub fn normalize_prefix(prefix: &str) -> Result<String, ConfigError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
+    crate::site::key::check(prefix).map_err(|problem| ConfigError::Invalid {
         key: "prefix",
         value: prefix.chars().take(80).collect(),
-        reason: reason.to_owned(),
-    };
-    if prefix.starts_with('/') {
-        return Err(invalid("must be relative, e.g. docs/ (no leading /)"));
-    }
-    if prefix.chars().any(|c| c.is_control() || c == '\\') {
-        return Err(invalid(
-            "must not contain backslashes or control characters",
-        ));
-    }
-    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
-    if segments.iter().any(|s| *s == "." || *s == "..") {
-        return Err(invalid("must not contain . or .. segments"));
-    }
-    Ok(segments.iter().map(|s| format!("{s}/")).collect())
+        reason: problem.to_string(),
+    })?;
+    Ok(prefix
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("{s}/"))
+        .collect())
 }
 
 /// `$STATE_DIRECTORY` may list several folders separated by colons; the first is ours.
@@ -541,17 +535,20 @@ fn component_source(
 }
 
 fn read_secret_now(key: &'static str, path: &Path) -> Result<Secret, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+    let unreadable = |e: std::io::Error| ConfigError::Invalid {
         key,
         value: path.display().to_string(),
-        reason: format!("cannot be read: {e}"),
-    })?;
+        reason: format!("cannot be read: {e}; check the path and its permissions"),
+    };
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    crate::auth::warn_if_readable_by_others(key, path, &metadata);
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
     let value = text.trim();
     if value.is_empty() {
         return Err(ConfigError::Invalid {
             key,
             value: path.display().to_string(),
-            reason: "the file is empty".into(),
+            reason: "the file is empty; write the value into it".into(),
         });
     }
     Ok(Secret::new(value))
@@ -591,7 +588,7 @@ fn authorizer_source(
             "authorizer_appid is set but the refresh token is missing; set TCB_AUTHORIZER_REFRESH_TOKEN or authorizer_refresh_token_file".into(),
         )),
         (None, Some(_), _) => Err(ConfigError::Conflict(
-            "an authorizer refresh token is set but authorizer_appid is missing".into(),
+            "an authorizer refresh token is set but authorizer_appid is missing; set authorizer_appid (TCB_AUTHORIZER_APPID) or remove the refresh token".into(),
         )),
         (None, None, Some(component_appid)) if local => Ok(Some(AuthorizerSource::Refresh {
             component_appid,

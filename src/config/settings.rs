@@ -137,7 +137,7 @@ impl Settings {
                 path: path.to_owned(),
                 line,
                 column,
-                message: e.message().trim().to_owned(),
+                message: plain_type_names(e.message().trim()),
             }
         };
         let deserializer = toml::de::Deserializer::parse(text).map_err(toml_error)?;
@@ -154,22 +154,31 @@ impl Settings {
 
     /// Reads the `TCB_*` variables of `vars`; empty values count as unset.
     pub fn from_env(vars: &BTreeMap<String, String>) -> Result<Settings, ConfigError> {
-        let pairs = vars
-            .iter()
-            .filter(|(k, v)| k.starts_with(ENV_PREFIX) && !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()));
-        envy::prefixed(ENV_PREFIX)
-            .from_iter(pairs)
-            .map_err(|e| ConfigError::Env {
-                detail: e.to_string(),
-            })
+        let pairs = || {
+            vars.iter()
+                .filter(|(k, v)| k.starts_with(ENV_PREFIX) && !v.is_empty())
+                .map(|(k, v)| (k.clone(), v.clone()))
+        };
+        let parse = |pairs| envy::prefixed(ENV_PREFIX).from_iter::<_, Settings>(pairs);
+        parse(pairs().collect::<Vec<_>>()).map_err(|e| {
+            // envy names the field, not the variable: find the variable that fails alone.
+            let var = pairs()
+                .find(|pair| parse(vec![pair.clone()]).is_err())
+                .map_or_else(|| format!("{ENV_PREFIX}*"), |(k, _)| k);
+            let detail = e.to_string();
+            let detail = detail
+                .split_once(" provided by ")
+                .map_or(detail.as_str(), |(head, _)| head);
+            ConfigError::Env {
+                var,
+                detail: plain_type_names(detail),
+            }
+        })
     }
 
     /// `top`'s values over `self`'s.
     pub fn overlay(self, top: Settings) -> Result<Settings, ConfigError> {
-        let merge_error = |e: serde_json::Error| ConfigError::Env {
-            detail: format!("could not merge settings: {e}"),
-        };
+        let merge_error = |e: serde_json::Error| ConfigError::Merge(e.to_string());
         let mut base = serde_json::to_value(self).map_err(merge_error)?;
         let top = serde_json::to_value(top).map_err(merge_error)?;
         if let (Some(base), Some(top)) = (base.as_object_mut(), top.as_object()) {
@@ -228,6 +237,13 @@ fn unknown_key(path: &Path, key: String) -> ConfigError {
         key,
         suggestion,
     }
+}
+
+/// A parser's message with Rust type names put the way the config file's reader knows them.
+fn plain_type_names(message: &str) -> String {
+    message
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u64", "expected a whole number")
 }
 
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
@@ -289,12 +305,16 @@ mod tests {
 
     #[test]
     fn bad_number_in_env_names_the_variable() {
-        let vars = BTreeMap::from([("TCB_CONNECT_TIMEOUT_SECS".to_owned(), "ten".to_owned())]);
+        let vars = BTreeMap::from([
+            ("TCB_CONCURRENCY".to_owned(), "4".to_owned()),
+            ("TCB_CONNECT_TIMEOUT_SECS".to_owned(), "ten".to_owned()),
+        ]);
         let err = Settings::from_env(&vars).unwrap_err().to_string();
         assert!(
-            err.to_ascii_uppercase().contains("CONNECT_TIMEOUT_SECS"),
+            err.starts_with("invalid environment variable TCB_CONNECT_TIMEOUT_SECS:"),
             "{err}"
         );
+        assert!(err.ends_with("; fix or unset it"), "{err}");
     }
 
     #[test]

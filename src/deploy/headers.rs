@@ -33,12 +33,14 @@ pub struct HeaderRules {
 /// A rule that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("invalid glob {glob:?} in a [[site.rules]] table: {reason}")]
+    #[error("invalid glob {glob:?} in a [[site.rules]] table: {reason}; fix the glob")]
     Glob { glob: String, reason: String },
-    #[error("the [[site.rules]] table for {glob:?} sets neither cache_control nor content_type")]
+    #[error(
+        "the [[site.rules]] table for {glob:?} sets neither cache_control nor content_type; set one or remove the table"
+    )]
     Empty { glob: String },
     #[error(
-        "invalid {field} {value:?} for {glob:?}: header values are printable ASCII on one line"
+        "invalid {field} {value:?} for {glob:?}: header values are printable ASCII on one line; fix the value"
     )]
     Value {
         glob: String,

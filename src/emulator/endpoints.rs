@@ -122,10 +122,12 @@ fn static_upload_file(shared: &Shared, f: Fields<'_>) -> ApiResult {
         start,
         end,
     );
+    shared.tokens.note_handed_out(&sign.signature);
     let signed_url = format!(
-        "{}/{bucket}/{}?sign={sign}",
+        "{}/{bucket}/{}?sign={}",
         shared.base_url,
-        utf8_percent_encode(filename, KEY_PATH)
+        utf8_percent_encode(filename, KEY_PATH),
+        sign.value
     );
     let link = Link {
         env: env.to_owned(),

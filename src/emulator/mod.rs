@@ -74,6 +74,9 @@ pub struct EmulatorOptions {
     /// Called with the key of every PUT as it arrives, before its body is read: lets a test
     /// change the local folder while an upload is on the wire.
     pub on_put: Option<PutHook>,
+    /// Keep every credential handed out, for [`Emulator::issued_credentials`] (off by
+    /// default: a long-running emulator would hold them all).
+    pub record_credentials: bool,
 }
 
 /// See [`EmulatorOptions::on_put`].
@@ -100,6 +103,7 @@ impl EmulatorOptions {
             envs_without_cloud_dev: Vec::new(),
             faults: Faults::default(),
             on_put: None,
+            record_credentials: false,
         }
     }
 }
@@ -119,14 +123,16 @@ pub struct StoredObject {
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error(
-        "cannot listen on {addr}: {source}; pick another --addr (127.0.0.1:0 picks any free port)"
+        "cannot listen on {addr}: {source}; pick another --addr or emulator_addr (127.0.0.1:0 picks any free port)"
     )]
     Bind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot {action} {path}: {source}; fix its permissions or choose another --data-dir")]
+    #[error(
+        "cannot {action} {path}: {source}; fix its permissions or choose another folder (--data; with api_base = \"local\", state_dir)"
+    )]
     DataDir {
         action: &'static str,
         path: PathBuf,
@@ -134,7 +140,7 @@ pub enum EmulatorError {
         source: std::io::Error,
     },
     #[error(
-        "emulator state file {path} is unreadable ({reason}); remove it or choose another --data-dir"
+        "emulator state file {path} is unreadable ({reason}); remove it or choose another folder (--data; with api_base = \"local\", state_dir)"
     )]
     CorruptState { path: PathBuf, reason: String },
     #[error("emulator failed internally: {0}")]
@@ -188,6 +194,13 @@ impl Emulator {
     /// The stored object `key` of `env`, bytes and metadata, if any.
     pub fn object(&self, env: &str, key: &str) -> Option<StoredObject> {
         self.shared.state.read_object(env, key)
+    }
+
+    /// Every credential handed out since the start, with `record_credentials` on: access
+    /// tokens, `x-cos-security-token`s and the `q-signature`s of upload links. Tests check that
+    /// none of them is ever printed.
+    pub fn issued_credentials(&self) -> Vec<String> {
+        self.shared.tokens.handed_out()
     }
 
     /// Every issued token now answers 42001 (except [`DEV_ACCESS_TOKEN`]).

@@ -89,7 +89,8 @@ pub(crate) async fn prepare(
     let listener = TcpListener::bind(opts.addr).await.map_err(bind_err)?;
     let addr = listener.local_addr().map_err(bind_err)?;
     let clock = Clock::default();
-    let tokens = Tokens::new(opts.token_lifetime, opts.faults.token_lifetime_calls);
+    let tokens = Tokens::new(opts.token_lifetime, opts.faults.token_lifetime_calls)
+        .recording(opts.record_credentials);
     match tokio::fs::read(opts.data_dir.join("links.json")).await {
         Ok(json) => tokens.restore_links(&json, clock.unix_secs()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

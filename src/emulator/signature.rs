@@ -37,16 +37,26 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// The `sign` query value of a link for `PUT path`, valid from `start` to `end` (Unix seconds),
-/// already percent-encoded as one value, as the real service sends it.
-pub(crate) fn sign_query_value(secret_key: &str, path: &str, start: u64, end: u64) -> String {
+/// The `sign` query value of a link, and the signature in it.
+pub(crate) struct SignedQuery {
+    /// Percent-encoded as one value, as the real service sends it.
+    pub value: String,
+    /// The `q-signature` part, hex.
+    pub signature: String,
+}
+
+/// The `sign` query value of a link for `PUT path`, valid from `start` to `end` (Unix seconds).
+pub(crate) fn sign_query_value(secret_key: &str, path: &str, start: u64, end: u64) -> SignedQuery {
     let time = format!("{start};{end}");
     let signature = cos_signature(secret_key, "put", path, &time);
     let raw = format!(
         "q-sign-algorithm=sha1&q-ak={ACCESS_KEY_ID}&q-sign-time={time}&q-key-time={time}\
          &q-header-list=&q-url-param-list=&q-signature={signature}"
     );
-    utf8_percent_encode(&raw, QUERY_VALUE).to_string()
+    SignedQuery {
+        value: utf8_percent_encode(&raw, QUERY_VALUE).to_string(),
+        signature,
+    }
 }
 
 /// The `q-*` parameters of a signed request, gathered from the query string.
@@ -155,7 +165,7 @@ mod tests {
 
     #[test]
     fn parses_encoded_and_raw_sign() {
-        let value = sign_query_value("s", "/b/k", 10, 70);
+        let value = sign_query_value("s", "/b/k", 10, 70).value;
         assert!(value.starts_with("q-sign-algorithm%3Dsha1%26q-ak%3DAKIDemulator%26"));
         assert!(value.contains("10%3B70"));
         let encoded = SignParams::from_query(&format!("sign={value}"));
@@ -172,7 +182,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_sign() {
-        let value = sign_query_value("s", "/b/k", 10, 70);
+        let value = sign_query_value("s", "/b/k", 10, 70).value;
         let mut params = SignParams::from_query(&format!("sign={value}"));
         params.sign_time = Some("10;99999".into());
         assert_eq!(params.verify("s", "/b/k"), None, "stretched window");

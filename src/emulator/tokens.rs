@@ -62,6 +62,8 @@ pub(crate) struct Tokens {
     lifetime_calls: Option<u64>,
     access: Mutex<HashMap<String, Issued>>,
     links: Mutex<Links>,
+    /// Every credential handed out, kept only when asked ([`Tokens::recording`]).
+    handed_out: Option<Mutex<Vec<String>>>,
 }
 
 /// Issued link tokens, and when they were last swept.
@@ -78,7 +80,31 @@ impl Tokens {
             lifetime_calls,
             access: Mutex::new(HashMap::new()),
             links: Mutex::new(Links::default()),
+            handed_out: None,
         }
+    }
+
+    /// Keeps every credential handed out from now on, when `on`: tests check that none of
+    /// them is ever printed. Off by default, as a long-running emulator would hold them all.
+    pub(crate) fn recording(mut self, on: bool) -> Self {
+        self.handed_out = on.then(Mutex::default);
+        self
+    }
+
+    /// Remembers a credential handed out (an access token, a link token, a link signature),
+    /// if recording.
+    pub(crate) fn note_handed_out(&self, value: &str) {
+        if let Some(all) = &self.handed_out {
+            lock(all).push(value.to_owned());
+        }
+    }
+
+    /// Every credential handed out while recording, oldest first.
+    pub(crate) fn handed_out(&self) -> Vec<String> {
+        self.handed_out
+            .as_ref()
+            .map(|all| lock(all).clone())
+            .unwrap_or_default()
     }
 
     /// How long a fresh access token lives.
@@ -103,6 +129,8 @@ impl Tokens {
                 revoked: false,
             },
         );
+        drop(access);
+        self.note_handed_out(&token);
         token
     }
 
@@ -143,6 +171,8 @@ impl Tokens {
             links.swept_at = now_secs;
         }
         links.by_token.insert(token.clone(), link);
+        drop(links);
+        self.note_handed_out(&token);
         token
     }
 
@@ -220,6 +250,24 @@ mod tests {
                 TokenCheck::Valid(TokenKind::Component)
             );
         }
+    }
+
+    #[test]
+    fn handed_out_credentials_are_kept_only_when_recording() {
+        let link = || Link {
+            env: "e".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            expires: 60,
+        };
+        let quiet = Tokens::new(Duration::from_secs(100), None);
+        quiet.issue(TokenKind::Component, at(0));
+        quiet.issue_link(link(), 0);
+        assert!(quiet.handed_out().is_empty());
+        let recording = Tokens::new(Duration::from_secs(100), None).recording(true);
+        let access = recording.issue(TokenKind::Component, at(0));
+        let link_token = recording.issue_link(link(), 0);
+        assert_eq!(recording.handed_out(), vec![access, link_token]);
     }
 
     #[test]

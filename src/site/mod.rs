@@ -1,8 +1,10 @@
 //! The local side of a site: which files the build folder holds (scan), what they contain
-//! (hash), and what was last deployed from it (manifest). Nothing here talks to the network.
+//! (hash), what was last deployed from it (manifest), and what a store key may hold (key).
+//! Nothing here talks to the network.
 
 pub mod hash;
 pub mod ignore_rules;
+pub mod key;
 pub mod manifest;
 pub mod scan;
 pub mod stat;

@@ -1,11 +1,15 @@
 //! Shared test helpers: an emulator on a free port with a private state folder, a runner for the
-//! real binary, and a canned-answer server for answers the emulator never gives.
+//! real binary (and for its long-running commands, [`daemon::Daemon`]), and a canned-answer server for
+//! answers the emulator never gives.
 
 #![allow(dead_code)]
+
+pub mod daemon;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tcb_deploy::config::Config;
@@ -33,6 +37,7 @@ impl Harness {
             state.path().join("emulator-data"),
         );
         options.create_delay = Duration::from_millis(300);
+        options.record_credentials = true;
         tune(&mut options);
         let emulator = Emulator::start(options).await.expect("emulator starts");
         Harness { emulator, state }
@@ -63,6 +68,11 @@ impl Harness {
     /// A library-level connection with the same settings as [`Harness::vars`].
     pub async fn connect(&self) -> Connection {
         connect(&self.vars()).await
+    }
+
+    /// Every access token, upload-link token and link signature the emulator handed out.
+    pub fn issued_credentials(&self) -> Vec<String> {
+        self.emulator.issued_credentials()
     }
 
     pub fn api_calls(&self, path: &str) -> u64 {
@@ -131,6 +141,7 @@ pub async fn run_tool(args: &[&str], vars: &[(String, String)]) -> Run {
         .env("NO_COLOR", "1")
         .envs(vars.iter().cloned())
         .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .expect("binary runs");
@@ -144,34 +155,112 @@ pub async fn run_tool(args: &[&str], vars: &[(String, String)]) -> Run {
 /// A server that answers every request with the same HTTP status, content type and body, for
 /// answers the emulator never gives (an HTML page from a proxy, any `errcode`).
 pub async fn canned(status: u16, content_type: &str, body: &str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let answer = format!(
-        "HTTP/1.1 {status} Canned\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                read_request(&mut stream).await;
-                let _ = stream.write_all(answer.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    addr
+    Canned::start(&[], Answer::new(status, content_type, body))
+        .await
+        .addr
 }
 
-async fn read_request(stream: &mut tokio::net::TcpStream) {
+/// One canned answer. In the body, `{addr}` stands for the server's own address, so that an
+/// upload link can point back at it.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// Header lines, e.g. `Content-Type: application/json`.
+    pub headers: Vec<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn new(status: u16, content_type: &str, body: &str) -> Answer {
+        Answer {
+            status,
+            headers: vec![format!("Content-Type: {content_type}")],
+            body: body.to_owned(),
+        }
+    }
+
+    /// A JSON answer with status 200.
+    pub fn json(body: &str) -> Answer {
+        Answer::new(200, "application/json", body)
+    }
+
+    pub fn header(mut self, line: &str) -> Answer {
+        self.headers.push(line.to_owned());
+        self
+    }
+}
+
+/// A server answering each request by the first route its request line (`POST /path`, without
+/// the query) starts with, else with a fallback; it keeps the request lines it saw.
+pub struct Canned {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Canned {
+    pub async fn start(routes: &[(&str, Answer)], fallback: Answer) -> Canned {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let routes: Arc<Vec<(String, Answer)>> = Arc::new(
+            routes
+                .iter()
+                .map(|(r, a)| (r.to_string(), a.clone()))
+                .collect(),
+        );
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let routes = Arc::clone(&routes);
+                let log = Arc::clone(&log);
+                let fallback = fallback.clone();
+                tokio::spawn(async move {
+                    let line = read_request(&mut stream).await;
+                    let answer = routes
+                        .iter()
+                        .find(|(route, _)| line.starts_with(route.as_str()))
+                        .map_or(&fallback, |(_, a)| a);
+                    log.lock().expect("log").push(line);
+                    let body = answer.body.replace("{addr}", &addr.to_string());
+                    let mut head = format!("HTTP/1.1 {} Canned\r\n", answer.status);
+                    for header in &answer.headers {
+                        head.push_str(header);
+                        head.push_str("\r\n");
+                    }
+                    head.push_str(&format!(
+                        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    ));
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(body.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Canned { addr, seen }
+    }
+
+    /// The request lines seen so far, `METHOD /path` (no query: it holds the token).
+    pub fn requests(&self) -> Vec<String> {
+        self.seen.lock().expect("log").clone()
+    }
+
+    /// How many requests had a request line starting with `route`.
+    pub fn count(&self, route: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|l| l.starts_with(route))
+            .count()
+    }
+}
+
+/// Reads one request (head and body); returns its request line without the query.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    loop {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
+    while let Ok(n) = stream.read(&mut chunk).await {
         if n == 0 {
-            return;
+            break;
         }
         buf.extend_from_slice(&chunk[..n]);
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -184,9 +273,34 @@ async fn read_request(stream: &mut tokio::net::TcpStream) {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
         if buf.len() >= end + 4 + length {
-            return;
+            break;
         }
     }
+    let head = String::from_utf8_lossy(&buf);
+    let first = head.lines().next().unwrap_or_default();
+    let mut words = first.split(' ');
+    let method = words.next().unwrap_or_default();
+    let path = words.next().unwrap_or_default();
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    format!("{method} {path}")
+}
+
+/// POSTs `body` (JSON) to `target` on a fresh connection to `addr`; returns the answer's body.
+pub async fn http_post(addr: SocketAddr, target: &str, body: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("send");
+    stream.write_all(body.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("receive");
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
 }
 
 /// Environment for a command against a canned server, with a fixed token.

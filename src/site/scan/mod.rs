@@ -75,20 +75,36 @@ pub enum SkipReason {
     Special,
 }
 
+/// Each reason says what to do about it: the skip is shown to the user as a warning.
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::SymlinkOutside => f.write_str("symlink points outside the site folder"),
-            Self::SymlinkToExcluded => f.write_str("symlink points to an excluded path"),
-            Self::SymlinkLoop => f.write_str("symlink loops back to a folder that contains it"),
-            Self::BrokenSymlink => f.write_str("symlink points to nothing"),
-            Self::NonUtf8Name => f.write_str("name is not valid UTF-8"),
-            Self::ControlCharacter => {
-                f.write_str("name contains a control character or a backslash")
+            Self::SymlinkOutside => f.write_str(
+                "symlink points outside the site folder; copy the target into the folder to deploy it",
+            ),
+            Self::SymlinkToExcluded => f.write_str(
+                "symlink points to an excluded path; remove the link or stop excluding its target",
+            ),
+            Self::SymlinkLoop => f.write_str(
+                "symlink loops back to a folder that contains it; remove the link or exclude it with `ignore`",
+            ),
+            Self::BrokenSymlink => {
+                f.write_str("symlink points to nothing; fix or remove the link")
             }
-            Self::Unreadable(reason) => write!(f, "cannot be read: {reason}"),
-            Self::TooLarge => f.write_str("larger than 5 GiB, the most one upload can take"),
-            Self::Special => f.write_str("not a regular file (socket, FIFO or device)"),
+            Self::NonUtf8Name => f.write_str("name is not valid UTF-8; rename it"),
+            Self::ControlCharacter => f.write_str(
+                "name contains a control character or a backslash, which no store key may hold; rename it",
+            ),
+            Self::Unreadable(reason) => write!(
+                f,
+                "cannot be read: {reason}; fix its permissions or exclude it with `ignore`"
+            ),
+            Self::TooLarge => f.write_str(
+                "larger than 5 GiB, the most one upload can take; exclude it with `ignore`",
+            ),
+            Self::Special => f.write_str(
+                "not a regular file (socket, FIFO or device); exclude it with `ignore`",
+            ),
         }
     }
 }
@@ -112,6 +128,11 @@ pub enum ScanError {
     RootUnreadable {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("invalid prefix {prefix:?}: {problem}; fix `prefix`")]
+    InvalidPrefix {
+        prefix: String,
+        problem: super::key::KeyProblem,
     },
     #[error("invalid ignore glob `{glob}`: {reason}; fix it in `ignore`")]
     InvalidGlob { glob: String, reason: String },
@@ -141,6 +162,11 @@ pub fn scan_within(options: &ScanOptions, focus: Arc<Focus>) -> Result<Scan, Sca
 }
 
 fn scan_focused(options: &ScanOptions, focus: Option<Arc<Focus>>) -> Result<Scan, ScanError> {
+    // Every key starts with the prefix: a bad one would make every key bad.
+    super::key::check(&options.prefix).map_err(|problem| ScanError::InvalidPrefix {
+        prefix: options.prefix.chars().take(80).collect(),
+        problem,
+    })?;
     let root = check_root(&options.root)?;
     let rules = IgnoreRules::load(options)?;
     let (files, mut skipped) = walk::walk(options, &root, &rules, focus)?;

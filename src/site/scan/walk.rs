@@ -430,7 +430,7 @@ impl Walk<'_> {
         if self.excluded(&relative, name, is_dir, rules) {
             return None;
         }
-        if name.chars().any(|c| c.is_control() || c == '\\') {
+        if crate::site::key::check(name).is_err() {
             found
                 .skipped
                 .push(skip(entry.path(), SkipReason::ControlCharacter));

@@ -1,0 +1,127 @@
+//! A long-running process of the real binary (`watch`, `emulator`), read line by line as it
+//! runs. Tests wait for its own log lines, never for a fixed time; a deadline only bounds a
+//! failing test.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use super::Harness;
+
+/// Bounds a test that fails; passing tests never wait this long.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A running `tcb-deploy watch` (or `emulator`) and its output lines as they come.
+pub struct Daemon {
+    child: Child,
+    lines: mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    pub async fn start(h: &Harness, args: &[&str], extra_env: &[(&str, &str)]) -> Daemon {
+        let mut vars = h.vars();
+        vars.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        Daemon::spawn(args, &vars, None)
+    }
+
+    pub fn spawn(args: &[&str], vars: &[(String, String)], cwd: Option<&Path>) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .envs(vars.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("daemon starts");
+        let (tx, lines) = mpsc::unbounded_channel();
+        for stream in [
+            Box::new(child.stderr.take().expect("stderr"))
+                as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stdout.take().expect("stdout")),
+        ] {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Daemon {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing every one of `parts`; returns it.
+    pub async fn wait_for(&mut self, parts: &[&str]) -> String {
+        let found = timeout(DEADLINE, async {
+            while let Some(line) = self.lines.recv().await {
+                self.seen.push(line.clone());
+                if parts.iter().all(|p| line.contains(p)) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!(
+                "no line with {parts:?}; the daemon said:\n{}",
+                self.seen.join("\n")
+            ),
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    pub async fn exit_code(mut self) -> i32 {
+        let status = timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("the daemon exits")
+            .expect("wait");
+        status.code().unwrap_or(-1)
+    }
+
+    /// Waits for the exit after a stop signal; returns the exit code and every line the
+    /// process printed, standard error and output interleaved as they came.
+    pub async fn finish(mut self) -> (i32, String) {
+        let status = timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("the process exits")
+            .expect("wait");
+        // The readers end at the end of the pipes; then the channel closes.
+        while let Ok(Some(line)) = timeout(DEADLINE, self.lines.recv()).await {
+            self.seen.push(line);
+        }
+        (status.code().unwrap_or(-1), self.seen.join("\n"))
+    }
+}
