@@ -348,6 +348,22 @@ const CATALOGUE: &[Case] = &[
         ..ROW
     },
     Case {
+        name: "env: retry_attempts 0",
+        args: DEPLOY,
+        vars: &[("TCB_RETRY_ATTEMPTS", "0")],
+        cause: &["invalid retry_attempts \"0\""],
+        fix: &["must be between 1 and 20"],
+        ..ROW
+    },
+    Case {
+        name: "env: an api_rate_limit of zero",
+        args: DEPLOY,
+        vars: &[("TCB_API_RATE_LIMIT", "0")],
+        cause: &["invalid api_rate_limit \"0\""],
+        fix: &["at least 0.01", "leave it out for no limit"],
+        ..ROW
+    },
+    Case {
         name: "env: two token sources",
         args: &["status", "--env", "site"],
         vars: &[("TCB_TOKEN_COMMAND", "echo t")],
@@ -1026,7 +1042,7 @@ const CATALOGUE: &[Case] = &[
             "<h1>502 Bad Gateway</h1>",
         ],
         fix: &["check api_base and any proxy in between"],
-        sent: Sent::Requests(4),
+        sent: Sent::Requests(8),
         ..ROW
     },
     Case {
@@ -1183,9 +1199,9 @@ const CATALOGUE: &[Case] = &[
         },
         args: DEPLOY,
         exit: 1,
-        cause: &["does not match the MD5 of the bytes sent (gave up after 4 tries)"],
+        cause: &["does not match the MD5 of the bytes sent (gave up after 8 tries)"],
         fix: &["fix that and deploy again"],
-        sent: Sent::Links(4),
+        sent: Sent::Links(8),
         ..ROW
     },
     Case {
@@ -1255,7 +1271,7 @@ const CATALOGUE: &[Case] = &[
     // ── Every errcode of the API pages ───────────────────────────────────────────────────
     // A busy service is tried four times before the user is told.
     Case {
-        sent: Sent::Requests(4),
+        sent: Sent::Requests(8),
         ..errcode(
             "errcode -1 (busy)",
             r#"{"errcode":-1,"errmsg":"canned message"}"#,
@@ -1265,7 +1281,7 @@ const CATALOGUE: &[Case] = &[
         )
     },
     Case {
-        sent: Sent::Requests(4),
+        sent: Sent::Requests(8),
         ..errcode(
             "errcode -1000 (system error)",
             r#"{"errcode":-1000,"errmsg":"canned message"}"#,

@@ -172,7 +172,7 @@ impl ErrCode {
                 "the daily API quota is used up; wait until tomorrow or ask WeChat for a higher quota"
             }
             Self::MinuteQuota => {
-                "the per-minute API quota is used up; lower `concurrency` (--concurrency) and try again in a minute"
+                "the per-minute API quota is used up; set api_rate_limit (calls per second) or lower concurrency, and try again in a minute"
             }
             Self::IpNotWhitelisted => {
                 "add this machine's public IP to the third-party platform's IP whitelist"
