@@ -38,16 +38,27 @@ pub enum CosReaction {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CosError {
-    #[error("upload refused: HTTP {status} {code} ({message})")]
+    #[error("upload refused: HTTP {status} {code} ({message}); {}", store_advice(*status))]
     Rejected {
         status: u16,
         code: String,
         message: String,
     },
-    #[error("upload answered HTTP {status} with an unexpected body ({snippet:?})")]
+    #[error(
+        "upload answered HTTP {status} with an unexpected body ({snippet:?}); check any proxy between here and the store"
+    )]
     Unexpected { status: u16, snippet: String },
     #[error("upload failed ({detail}); check the network")]
     Transport { detail: String },
+}
+
+/// What to do about a store's refusal, by its status.
+fn store_advice(status: u16) -> &'static str {
+    if status >= 500 || status == 429 {
+        "the store is busy or failing; try again later"
+    } else {
+        "check the environment's static website and its permissions"
+    }
 }
 
 impl CosError {

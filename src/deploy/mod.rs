@@ -227,8 +227,12 @@ impl SiteDeployer {
         report.url = self.url.clone();
         for skipped in &scanned.skipped {
             if skipped.reason == SkipReason::TooLarge {
+                let key = match skipped.path.strip_prefix(&site.dir).map(Path::to_str) {
+                    Ok(Some(relative)) => format!("{}{relative}", site.prefix),
+                    _ => skipped.path.display().to_string(),
+                };
                 report.fail(
-                    skipped.path.display().to_string(),
+                    key,
                     "larger than 5 GiB, the most one upload can take; exclude it with `ignore`",
                 );
             } else {
@@ -343,6 +347,9 @@ impl SiteDeployer {
             checkpoint,
             report,
         } = progress;
+        // Held back by failed uploads only: a file that cannot be read or is too large fails
+        // the same way on every run, and holding pages back would not bring it online.
+        let failed_before = report.failed;
         let mut held_back = false;
         // Files in a row whose every try met a busy or unreachable service.
         let mut gave_up_in_a_row = 0;
@@ -416,7 +423,7 @@ impl SiteDeployer {
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            held_back = report.failed > 0;
+            held_back = report.failed > failed_before;
         }
         Ok(())
     }
