@@ -1,10 +1,9 @@
-//! The remote site as the commands see it: API calls with the right token attached, renewed once
+//! The remote site as the commands see it: API calls with the right token attached, renewed
 //! when the service refuses it, and retried with backoff when the service is busy.
 //!
 //! Commands call [`Remote`]; they never touch tokens or retry loops themselves.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::api::{
@@ -110,22 +109,24 @@ impl Remote {
         }
     }
 
-    /// Runs `call` with a token, through the retry policy: a refused token is renewed once
-    /// and the call made again; a transient failure waits and tries again; a per-minute quota
-    /// pauses every caller of this remote until the next minute.
+    /// Runs `call` with a token, through the retry policy: a refused token is renewed (each
+    /// token once) and the call made again; a transient failure waits and tries again; a
+    /// per-minute quota pauses every caller of this remote until the next minute.
     async fn with_token<T, F, Fut>(&self, kind: TokenKind, call: F) -> Result<T, RemoteError>
     where
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
         // Shared by the tries, which run one after another.
-        let renewed = AtomicBool::new(false);
+        // The last token renewed from: a token is renewed from once. The renewal may hand out
+        // a token another caller obtained a while ago, which can be refused in its turn.
+        let renewed_from = Mutex::new(None::<Secret>);
         let token = Mutex::new(None::<Secret>);
-        let (renewed, token, call) = (&renewed, &token, &call);
+        let (renewed_from, token, call) = (&renewed_from, &token, &call);
         self.retry
             .run(|_| async move {
                 self.throttle.admit().await;
-                let next = token.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let next = lock(token).take();
                 let current = match next {
                     Some(t) => t,
                     None => match self.token(kind).await {
@@ -147,15 +148,15 @@ impl Remote {
                     self.congestion.record(Load::Overloaded);
                 }
                 match err.reaction() {
-                    Reaction::RefreshToken if !renewed.swap(true, Ordering::Relaxed) => {
+                    Reaction::RefreshToken if first_refusal(renewed_from, &current) => {
                         match self.renew(kind, &current, &err.to_string()).await {
                             Ok(fresh) => {
-                                *token.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+                                *lock(token) = Some(fresh);
                                 Attempt::Again(err.into())
                             }
                             // The token endpoint was busy: the renewal is still owed.
                             Err(e) if e.is_transient() => {
-                                renewed.store(false, Ordering::Relaxed);
+                                *lock(renewed_from) = None;
                                 tracing::warn!(error = %e, "retrying");
                                 Attempt::Backoff(e.into())
                             }
@@ -274,4 +275,18 @@ impl Remote {
         })
         .await
     }
+}
+
+/// Whether `refused` was not renewed from before (and notes that it now is).
+fn first_refusal(renewed_from: &Mutex<Option<Secret>>, refused: &Secret) -> bool {
+    let mut last = lock(renewed_from);
+    if last.as_ref() == Some(refused) {
+        return false;
+    }
+    *last = Some(refused.clone());
+    true
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

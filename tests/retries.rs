@@ -130,3 +130,28 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
         assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
+    // Eight uploads at once use a token up in three calls: a renewal often hands out a token
+    // that another upload's calls exhaust before this one's retry.
+    let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(3)).await;
+    h.create_store("site").await;
+    let dir = site(60);
+    let dir_arg = dir.path().to_str().expect("utf-8");
+    let args = [
+        "deploy",
+        "--env",
+        "site",
+        "--dir",
+        dir_arg,
+        "--concurrency",
+        "8",
+    ];
+    let run = run_tool(&args, &h.vars()).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    for i in 0..60 {
+        let key = format!("f{i:02}.txt");
+        assert!(h.emulator.object("site", &key).is_some(), "{key}");
+    }
+}
