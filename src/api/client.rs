@@ -13,8 +13,9 @@ use url::Url;
 
 use super::calls::CallCounts;
 use super::errcode::ErrCode;
-use super::error::{ApiError, Endpoint, snippet, transport_detail};
+use super::error::{ApiError, Endpoint, transport_detail};
 use super::types::*;
+use crate::error::snippet;
 use crate::secret::Secret;
 
 /// Timeouts of the shared client.

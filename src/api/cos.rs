@@ -3,7 +3,8 @@
 //! they are read into [`CosError`], which says whether a fresh link, a retry or neither helps.
 
 use super::client::ApiClient;
-use super::error::{snippet, transport_detail};
+use super::error::transport_detail;
+use crate::error::snippet;
 use crate::secret::{Secret, redact_url};
 
 /// What to send, besides the bytes.

@@ -15,7 +15,6 @@ pub use calls::CallCounts;
 pub use client::{ApiClient, Timeouts};
 pub use cos::{CosError, CosReaction, PutAnswer, PutObject};
 pub use errcode::{ErrCode, Reaction};
-pub(crate) use error::snippet;
 pub use error::{ApiError, Endpoint};
 pub use types::{
     EnvInfo, FileListPage, RemoteFile, ShareConfirmation, ShareEnvAnswer, ShareError, StaticStore,

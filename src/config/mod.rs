@@ -14,6 +14,7 @@ use url::Url;
 use crate::api::Timeouts;
 use crate::auth::{AuthorizerSource, ComponentCredentials, ComponentSource, Value};
 use crate::emulator;
+use crate::error::snippet;
 use crate::exit::ExitCode;
 use crate::secret::Secret;
 pub use settings::{ENV_PREFIX, RuleSettings, Settings, SiteSettings};
@@ -41,7 +42,8 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
-    #[error("{}: unknown key `{key}`{}", path.display(), match suggestion {
+    // A quoted key may hold any character: it is shown escaped, so the message stays one line.
+    #[error("{}: unknown key `{}`{}", path.display(), snippet(key.as_bytes(), 200), match suggestion {
         Some(s) => format!("; did you mean `{s}`?"),
         None => "; see README.md for the keys".to_owned(),
     })]

@@ -255,6 +255,14 @@ mod tests {
         assert!(err.contains("`api_base`"), "{err}");
     }
 
+    /// A quoted key may hold a line break: the message naming the key was two lines.
+    #[test]
+    fn unknown_key_with_a_line_break_is_shown_on_one_line() {
+        let err = parse("\"a\\nb\" = 1\n").unwrap_err().to_string();
+        assert!(err.contains("unknown key `a\\nb`"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
     #[test]
     fn secret_in_file_points_to_the_env_var() {
         let err = parse("access_token = \"t\"\n").unwrap_err().to_string();
