@@ -123,7 +123,10 @@ impl Settings {
         Ok(settings)
     }
 
-    fn from_toml(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+    /// Reads the text of a config file; `path` names the file in errors. Unknown keys and
+    /// secrets are errors that name the key; relative paths are kept as written (unlike
+    /// [`from_file`](Self::from_file), which takes them from the file's folder).
+    pub fn from_toml(path: &Path, text: &str) -> Result<Settings, ConfigError> {
         let toml_error = |e: toml::de::Error| {
             let (line, column) = e
                 .span()

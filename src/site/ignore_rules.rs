@@ -68,7 +68,10 @@ impl IgnoreRules {
         IgnoreRules::build(&options.ignore, root_file)
     }
 
-    fn build(
+    /// Builds the rules from text already at hand: defaults, then the config's `ignore` globs,
+    /// then the lines of the root `.deployignore` (its path, for errors, and its text) if there
+    /// is one. Touches no files.
+    pub fn build(
         config: &[String],
         root_file: Option<(&Path, &str)>,
     ) -> Result<IgnoreRules, ScanError> {
