@@ -13,8 +13,9 @@ use url::Url;
 
 use super::calls::CallCounts;
 use super::errcode::ErrCode;
-use super::error::{ApiError, Endpoint, snippet, transport_detail};
+use super::error::{ApiError, Endpoint, transport_detail};
 use super::types::*;
+use crate::error::snippet;
 use crate::secret::Secret;
 
 /// Timeouts of the shared client.
@@ -237,16 +238,7 @@ impl ApiClient {
                 &UploadFileRequest { env, filename },
             )
             .await?;
-        match Url::parse(&link.signed_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(link),
-            _ => Err(ApiError::BadAnswer {
-                endpoint: Endpoint::StaticUploadFile,
-                reason: format!(
-                    "signed_url is not an http(s) URL: {:?}",
-                    snippet(crate::secret::redact_url(&link.signed_url).as_bytes(), 80)
-                ),
-            }),
-        }
+        check_upload_link(link)
     }
 
     /// One page of the store's listing, starting after `marker`.
@@ -339,8 +331,13 @@ impl ApiClient {
     }
 }
 
-/// Reads an answer: JSON with `errcode` 0 (or none) becomes `A`; anything else an [`ApiError`].
-pub(crate) fn parse_answer<A: DeserializeOwned>(
+/// Reads an answer: JSON with `errcode` 0 (or none) becomes `A`; anything else an [`ApiError`]
+/// whose message is one line of bounded length, however large or odd the body.
+///
+/// `A` is the answer type of `endpoint`, as [`ApiClient`]'s methods read it: e.g.
+/// [`DescribeStaticStoreAnswer`] for [`Endpoint::DescribeStaticStore`], [`Empty`] for
+/// [`Endpoint::CreateStaticStore`]. `status` is the HTTP status, only reported.
+pub fn parse_answer<A: DeserializeOwned>(
     endpoint: Endpoint,
     status: u16,
     bytes: &[u8],
@@ -393,6 +390,21 @@ pub(crate) fn parse_answer<A: DeserializeOwned>(
         endpoint,
         reason: snippet(e.to_string().as_bytes(), 200),
     })
+}
+
+/// Checks a link read from a `staticuploadfile` answer: its `signed_url`, which is used exactly
+/// as given, must be an http(s) URL. The error shows the URL with its signature redacted.
+pub fn check_upload_link(link: UploadLink) -> Result<UploadLink, ApiError> {
+    match Url::parse(&link.signed_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(link),
+        _ => Err(ApiError::BadAnswer {
+            endpoint: Endpoint::StaticUploadFile,
+            reason: format!(
+                "signed_url is not an http(s) URL: {:?}",
+                snippet(crate::secret::redact_url(&link.signed_url).as_bytes(), 80)
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]

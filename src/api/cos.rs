@@ -3,7 +3,8 @@
 //! they are read into [`CosError`], which says whether a fresh link, a retry or neither helps.
 
 use super::client::ApiClient;
-use super::error::{snippet, transport_detail};
+use super::error::transport_detail;
+use crate::error::snippet;
 use crate::secret::{Secret, redact_url};
 
 /// What to send, besides the bytes.
@@ -133,8 +134,9 @@ impl ApiClient {
     }
 }
 
-/// Reads a COS XML error body.
-pub(crate) fn parse_cos_error(status: u16, body: &[u8]) -> CosError {
+/// Reads the body of a failed PUT (`status`): a COS XML error, or anything else, into a
+/// [`CosError`] whose message is one line of bounded length.
+pub fn parse_cos_error(status: u16, body: &[u8]) -> CosError {
     let text = String::from_utf8_lossy(body);
     match (xml_text(&text, "Code"), xml_text(&text, "Message")) {
         (Some(code), message) => CosError::Rejected {

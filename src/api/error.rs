@@ -106,26 +106,6 @@ impl ApiError {
     }
 }
 
-/// At most `max` characters of `bytes` as text, control characters escaped, for error messages.
-pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .flat_map(|c| {
-            if c.is_control() && c != ' ' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if text.chars().count() > max {
-        out.push('…');
-    }
-    out
-}
-
 /// Describes a reqwest error without its URL (which carries the access token) and with its
 /// causes, e.g. "timed out" or "connection refused".
 pub(crate) fn transport_detail(err: reqwest::Error) -> String {
@@ -152,16 +132,6 @@ pub(crate) fn transport_detail(err: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snippet_truncates_and_escapes() {
-        assert_eq!(snippet(b"<html>\n", 200), "<html>\\n");
-        let long = "x".repeat(300);
-        let s = snippet(long.as_bytes(), 200);
-        assert_eq!(s.chars().count(), 201);
-        assert!(s.ends_with('…'));
-        assert_eq!(snippet(b"", 200), "");
-    }
 
     #[test]
     fn service_error_names_code_and_advice() {

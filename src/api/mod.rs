@@ -12,12 +12,12 @@ mod error;
 mod types;
 
 pub use calls::CallCounts;
-pub use client::{ApiClient, Timeouts};
-pub use cos::{CosError, CosReaction, PutAnswer, PutObject};
+pub use client::{ApiClient, Timeouts, check_upload_link, parse_answer};
+pub use cos::{CosError, CosReaction, PutAnswer, PutObject, parse_cos_error};
 pub use errcode::{ErrCode, Reaction};
-pub(crate) use error::snippet;
 pub use error::{ApiError, Endpoint};
 pub use types::{
-    EnvInfo, FileListPage, RemoteFile, ShareConfirmation, ShareEnvAnswer, ShareError, StaticStore,
-    UploadLink,
+    AuthorizerTokenAnswer, ComponentTokenAnswer, DescribeStaticStoreAnswer, Empty, EnvInfo,
+    EnvInfoAnswer, FileListPage, RemoteFile, ShareConfirmation, ShareEnvAnswer, ShareError,
+    StaticStore, UploadLink,
 };

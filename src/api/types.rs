@@ -41,6 +41,7 @@ impl StaticStore {
     }
 }
 
+/// The answer of `describestaticstore`: the environment's store, if it has one.
 #[derive(Debug, Deserialize)]
 pub struct DescribeStaticStoreAnswer {
     #[serde(default, alias = "Data", deserialize_with = "null_as_default")]
@@ -124,6 +125,7 @@ pub struct EnvInfo {
     pub package_name: String,
 }
 
+/// The answer of `getenvinfo`.
 #[derive(Debug, Deserialize)]
 pub struct EnvInfoAnswer {
     #[serde(default, deserialize_with = "null_as_default")]
@@ -176,6 +178,7 @@ pub struct ComponentTokenRequest<'a> {
     pub component_verify_ticket: &'a str,
 }
 
+/// The answer of `api_component_token`.
 #[derive(Debug, Deserialize)]
 pub struct ComponentTokenAnswer {
     pub component_access_token: Secret,
@@ -190,6 +193,7 @@ pub struct AuthorizerTokenRequest<'a> {
     pub authorizer_refresh_token: &'a str,
 }
 
+/// The answer of `api_authorizer_token`.
 #[derive(Debug, Deserialize)]
 pub struct AuthorizerTokenAnswer {
     pub authorizer_access_token: Secret,
@@ -199,7 +203,7 @@ pub struct AuthorizerTokenAnswer {
     pub authorizer_refresh_token: Option<Secret>,
 }
 
-/// An answer with nothing beyond `errcode` and `errmsg`.
+/// An answer with nothing beyond `errcode` and `errmsg`, e.g. that of `createstaticstore`.
 #[derive(Debug, Deserialize)]
 pub struct Empty {}
 

@@ -147,7 +147,7 @@ pub async fn run_token_command(command: &str) -> Result<Secret, AuthError> {
             if last.is_empty() {
                 String::new()
             } else {
-                format!(": {}", crate::api::snippet(last.as_bytes(), 200))
+                format!(": {}", crate::error::snippet(last.as_bytes(), 200))
             }
         )));
     }

@@ -14,6 +14,7 @@ use url::Url;
 use crate::api::Timeouts;
 use crate::auth::{AuthorizerSource, ComponentCredentials, ComponentSource, Value};
 use crate::emulator;
+use crate::error::snippet;
 use crate::exit::ExitCode;
 use crate::remote::Pacing;
 use crate::retry::RetryPolicy;
@@ -43,7 +44,8 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
-    #[error("{}: unknown key `{key}`{}", path.display(), match suggestion {
+    // A quoted key may hold any character: it is shown escaped, so the message stays one line.
+    #[error("{}: unknown key `{}`{}", path.display(), snippet(key.as_bytes(), 200), match suggestion {
         Some(s) => format!("; did you mean `{s}`?"),
         None => "; see README.md for the keys".to_owned(),
     })]
@@ -115,6 +117,9 @@ fn pacing(attempts: Option<u32>, rate: Option<f64>) -> Result<Pacing, ConfigErro
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// The most uploads in flight that may be asked for.
 pub const MAX_CONCURRENCY: usize = 256;
+/// The longest time a `*_secs` or `*_ms` key may set: a year, far beyond any useful value, so
+/// that a deadline computed from one (now + `poll_secs`) cannot overflow the clock.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// A build folder deployed to an environment, validated.
 #[derive(Clone, Debug)]
@@ -281,6 +286,9 @@ impl Config {
                 value: "0".into(),
                 reason: "must be at least 1".into(),
             }),
+            Some(ms) if u128::from(ms) > MAX_DURATION.as_millis() => {
+                Err(too_long(key, ms, MAX_DURATION.as_millis()))
+            }
             Some(ms) => Ok(Duration::from_millis(ms)),
             None => Ok(Duration::from_millis(default)),
         };
@@ -402,7 +410,18 @@ fn seconds(key: &'static str, value: Option<u64>) -> Result<Option<Duration>, Co
             value: "0".into(),
             reason: "must be at least 1 second".into(),
         }),
+        Some(secs) if secs > MAX_DURATION.as_secs() => {
+            Err(too_long(key, secs, MAX_DURATION.as_secs().into()))
+        }
         other => Ok(other.map(Duration::from_secs)),
+    }
+}
+
+fn too_long(key: &'static str, value: u64, max: u128) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        value: value.to_string(),
+        reason: format!("must be at most {max} (a year)"),
     }
 }
 
@@ -627,6 +646,23 @@ mod tests {
         assert!(load(&[("TCB_CONCURRENCY", "257")]).is_err());
         assert_eq!(load(&[("TCB_CONCURRENCY", "16")]).unwrap().concurrency, 16);
         assert_eq!(load(&[]).unwrap().concurrency, DEFAULT_CONCURRENCY);
+    }
+
+    /// `poll_secs = 9223372036854775807` was accepted, and the watch daemon panicked adding it
+    /// to the present ("overflow when adding duration to instant").
+    #[test]
+    fn durations_beyond_a_year_are_refused() {
+        let err = load(&[("TCB_POLL_SECS", "9223372036854775807")]).unwrap_err();
+        assert!(err.to_string().contains("at most 31536000"), "{err}");
+        assert!(load(&[("TCB_STOP_GRACE_SECS", "31536001")]).is_err());
+        assert!(load(&[("TCB_QUIET_MS", "31536000001")]).is_err());
+        let config = load(&[
+            ("TCB_STATUS_INTERVAL_SECS", "31536000"),
+            ("TCB_MAX_WAIT_MS", "31536000000"),
+        ])
+        .unwrap();
+        assert_eq!(config.watch.status_interval, MAX_DURATION);
+        assert_eq!(config.watch.max_wait, MAX_DURATION);
     }
 
     #[test]

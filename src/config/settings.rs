@@ -127,7 +127,10 @@ impl Settings {
         Ok(settings)
     }
 
-    fn from_toml(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+    /// Reads the text of a config file; `path` names the file in errors. Unknown keys and
+    /// secrets are errors that name the key; relative paths are kept as written (unlike
+    /// [`from_file`](Self::from_file), which takes them from the file's folder).
+    pub fn from_toml(path: &Path, text: &str) -> Result<Settings, ConfigError> {
         let toml_error = |e: toml::de::Error| {
             let (line, column) = e
                 .span()
@@ -273,6 +276,14 @@ mod tests {
         let err = parse("api_bsae = \"local\"\n").unwrap_err().to_string();
         assert!(err.contains("`api_bsae`"), "{err}");
         assert!(err.contains("`api_base`"), "{err}");
+    }
+
+    /// A quoted key may hold a line break: the message naming the key was two lines.
+    #[test]
+    fn unknown_key_with_a_line_break_is_shown_on_one_line() {
+        let err = parse("\"a\\nb\" = 1\n").unwrap_err().to_string();
+        assert!(err.contains("unknown key `a\\nb`"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

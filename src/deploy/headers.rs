@@ -9,6 +9,7 @@
 use globset::{Glob, GlobMatcher};
 
 use crate::config::RuleSettings;
+use crate::error::snippet;
 
 /// Headers for one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +57,8 @@ impl HeaderRules {
             let matcher = Glob::new(&s.glob)
                 .map_err(|e| RuleError::Glob {
                     glob: s.glob.clone(),
-                    reason: e.kind().to_string(),
+                    // On one line: it may quote a control character of the glob.
+                    reason: snippet(e.kind().to_string().as_bytes(), 200),
                 })?
                 .compile_matcher();
             if s.cache_control.is_none() && s.content_type.is_none() {
@@ -226,5 +228,15 @@ mod tests {
         assert!(err.to_string().contains("sets neither"), "{err}");
         let err = HeaderRules::new(&[rule("*.js", Some("a\nb"), None)]).unwrap_err();
         assert!(err.to_string().contains("one line"), "{err}");
+    }
+
+    /// The glob crate's complaint about a range quotes its ends as they are: a range ending in a
+    /// line break made the message two lines.
+    #[test]
+    fn a_complaint_quoting_a_control_character_stays_on_one_line() {
+        let err = HeaderRules::new(&[rule("[~-\n]", Some("x"), None)]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("invalid range; '~' > '\\n'; fix the glob"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
     }
 }

@@ -22,6 +22,7 @@ use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use super::scan::{ScanError, ScanOptions};
+use crate::error::snippet;
 
 /// The name of the ignore files read in the site folder. They are rules, never deployed.
 pub const IGNORE_FILE_NAME: &str = ".deployignore";
@@ -67,7 +68,10 @@ impl IgnoreRules {
         IgnoreRules::build(&options.ignore, root_file)
     }
 
-    fn build(
+    /// Builds the rules from text already at hand: defaults, then the config's `ignore` globs,
+    /// then the lines of the root `.deployignore` (its path, for errors, and its text) if there
+    /// is one. Touches no files.
+    pub fn build(
         config: &[String],
         root_file: Option<(&Path, &str)>,
     ) -> Result<IgnoreRules, ScanError> {
@@ -201,12 +205,15 @@ fn add_file_lines(
     Ok(())
 }
 
-/// The glob's own complaint, without the crate's "error parsing glob" preamble.
+/// The glob's own complaint, without the crate's "error parsing glob" preamble, on one line: it
+/// may quote a character of the glob, which can be a control character (`invalid range; 'a' >
+/// '\t'`).
 pub(super) fn glob_error_reason(error: &ignore::Error) -> String {
-    match error {
+    let reason = match error {
         ignore::Error::Glob { err, .. } => err.clone(),
         other => other.to_string(),
-    }
+    };
+    snippet(reason.as_bytes(), 200)
 }
 
 #[cfg(test)]
@@ -364,6 +371,21 @@ mod tests {
         };
         assert_eq!(glob, "[z-a].html");
         assert!(err.to_string().contains("`[z-a].html`"), "{err}");
+    }
+
+    /// Found by fuzzing (`ignore_file`): the glob crate's complaint about a range quotes its
+    /// ends as they are, and a config glob was shown as it is, so a control character in either
+    /// (a TOML string may hold any) reached the terminal raw.
+    #[test]
+    fn glob_errors_show_control_characters_escaped() {
+        let err = IgnoreRules::build(&[], Some((Path::new(".deployignore"), "[T-\u{2}]\n")))
+            .expect_err("invalid range");
+        let text = err.to_string();
+        assert!(text.contains("invalid range; 'T' > '\\u{2}'"), "{text}");
+        let err = IgnoreRules::build(&["[~-\t]\n".to_owned()], None).expect_err("invalid range");
+        let text = err.to_string();
+        assert!(text.contains("`[~-\\t]\\n`"), "{text}");
+        assert!(!text.chars().any(char::is_control), "{text}");
     }
 
     #[test]
