@@ -236,7 +236,10 @@ mod tests {
     fn a_complaint_quoting_a_control_character_stays_on_one_line() {
         let err = HeaderRules::new(&[rule("[~-\n]", Some("x"), None)]).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("invalid range; '~' > '\\n'; fix the glob"), "{text}");
+        assert!(
+            text.contains("invalid range; '~' > '\\n'; fix the glob"),
+            "{text}"
+        );
         assert!(!text.contains('\n'), "{text}");
     }
 }
