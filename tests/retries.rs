@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Harness, run_tool};
+use std::path::Path;
+
+use common::{Harness, Run, run_tool};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_attempts_bounds_the_tries_of_a_call() {
@@ -29,24 +31,33 @@ fn site(files: usize) -> tempfile::TempDir {
     dir
 }
 
+/// Deploys `dir` to the env `site` of `h` with `tries` tries per file and `concurrency`
+/// uploads at once, `--json` when asked.
+async fn deploy(h: &Harness, dir: &Path, tries: &str, concurrency: &str, json: bool) -> Run {
+    let mut vars = h.vars();
+    vars.push(("TCB_RETRY_ATTEMPTS".into(), tries.into()));
+    let dir = dir.to_str().expect("utf-8");
+    let mut args = vec![
+        "deploy",
+        "--env",
+        "site",
+        "--dir",
+        dir,
+        "--concurrency",
+        concurrency,
+    ];
+    if json {
+        args.push("--json");
+    }
+    run_tool(&args, &vars).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_storm_of_server_errors_halves_the_uploads_in_flight_then_stops_the_deploy() {
     let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
     h.create_store("site").await;
     let dir = site(60);
-    let mut vars = h.vars();
-    vars.push(("TCB_RETRY_ATTEMPTS".into(), "2".into()));
-    let dir_arg = dir.path().to_str().expect("utf-8");
-    let args = [
-        "deploy",
-        "--env",
-        "site",
-        "--dir",
-        dir_arg,
-        "--concurrency",
-        "8",
-    ];
-    let run = run_tool(&args, &vars).await;
+    let run = deploy(&h, dir.path(), "2", "8", false).await;
     assert!(
         run.stderr
             .contains("the service is overloaded; fewer uploads at once from=8 to=4"),
@@ -79,20 +90,7 @@ async fn a_failed_file_breaks_the_streak_of_a_failing_service() {
     .await;
     h.create_store("site").await;
     let dir = site(60);
-    let mut vars = h.vars();
-    vars.push(("TCB_RETRY_ATTEMPTS".into(), "1".into()));
-    let dir_arg = dir.path().to_str().expect("utf-8");
-    let args = [
-        "deploy",
-        "--env",
-        "site",
-        "--dir",
-        dir_arg,
-        "--concurrency",
-        "1",
-        "--json",
-    ];
-    let run = run_tool(&args, &vars).await;
+    let run = deploy(&h, dir.path(), "1", "1", true).await;
     assert_eq!(run.code, 1, "{run:?}");
     let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
     let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
@@ -115,9 +113,7 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
     .await;
     h.create_store("site").await;
     let dir = site(30);
-    let dir_arg = dir.path().to_str().expect("utf-8");
-    let args = ["deploy", "--env", "site", "--dir", dir_arg, "--json"];
-    let run = run_tool(&[&args[..], &["--concurrency", "1"]].concat(), &h.vars()).await;
+    let run = deploy(&h, dir.path(), "8", "1", true).await;
     assert_eq!(run.code, 0, "{run:?}");
     let renewals = h.api_calls("cgi-bin/component/api_component_token");
     assert!(
@@ -138,17 +134,7 @@ async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(3)).await;
     h.create_store("site").await;
     let dir = site(60);
-    let dir_arg = dir.path().to_str().expect("utf-8");
-    let args = [
-        "deploy",
-        "--env",
-        "site",
-        "--dir",
-        dir_arg,
-        "--concurrency",
-        "8",
-    ];
-    let run = run_tool(&args, &h.vars()).await;
+    let run = deploy(&h, dir.path(), "8", "8", false).await;
     assert_eq!(run.code, 0, "{run:?}");
     for i in 0..60 {
         let key = format!("f{i:02}.txt");
