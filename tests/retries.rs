@@ -130,11 +130,12 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     // Eight uploads at once use a token up in three calls: a renewal often hands out a token
-    // that another upload's calls exhaust before this one's retry.
+    // that another upload's calls exhaust before this one's retry. Twenty tries, so that only
+    // a refusal to renew again, not bad luck, can end the deploy.
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(3)).await;
     h.create_store("site").await;
     let dir = site(60);
-    let run = deploy(&h, dir.path(), "8", "8", false).await;
+    let run = deploy(&h, dir.path(), "20", "8", false).await;
     assert_eq!(run.code, 0, "{run:?}");
     for i in 0..60 {
         let key = format!("f{i:02}.txt");
