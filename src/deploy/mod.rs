@@ -289,12 +289,16 @@ impl SiteDeployer {
             return Ok(report);
         }
 
-        let mut checkpoint = Checkpoint::new(Arc::clone(&self.store), plan.record_changed);
-        let forgotten = forget_replaced(&mut record, &local, &plan.uploads, &mut checkpoint, first);
-        if let Err(e) = forgotten.await {
-            self.keep(record, false);
-            return Err(e);
-        }
+        let forgotten = forget_replaced(&mut record, &local, &plan.uploads, &self.store, first);
+        let replaced = match forgotten.await {
+            Ok(replaced) => replaced,
+            Err(e) => {
+                self.keep(record, false);
+                return Err(e);
+            }
+        };
+        let dirty = plan.record_changed || replaced;
+        let checkpoint = Checkpoint::new(Arc::clone(&self.store), dirty);
         // Room for the keys the uploads will add, made once.
         record
             .files
@@ -509,36 +513,39 @@ async fn resolve_digests(
         .collect()
 }
 
-/// Drops the entries of the files about to be replaced and saves the manifest before the first
-/// PUT: should the deploy be killed after a PUT but before the next save, the manifest must not
-/// claim the old content is online (a file later reverted to it would then be skipped). With
-/// nothing to drop, the first cycle still checks that the manifest can be saved, so that a
-/// read-only state folder stops the deploy before its first upload rather than after its last.
+/// Drops the entries of the files about to be replaced, in memory, and notes their keys on disk
+/// before the first PUT (true when there were any): should the deploy be killed after a PUT but before the next save, the
+/// manifest must not claim the old content is online (a file later reverted to it would then be
+/// skipped). With nothing replaced, the first cycle still checks that the manifest can be saved,
+/// so that a read-only state folder stops the deploy before its first upload rather than after
+/// its last.
 async fn forget_replaced(
     record: &mut Manifest,
     local: &[LocalItem],
     uploads: &[plan::PlannedUpload],
-    checkpoint: &mut Checkpoint,
+    store: &Arc<ManifestStore>,
     first: bool,
-) -> Result<(), DeployError> {
+) -> Result<bool, DeployError> {
     if uploads.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
-    let replaced: HashSet<&str> = uploads
+    let replaced: Vec<String> = uploads
         .iter()
         .map(|u| local[u.local].key.as_str())
         .filter(|key| record.files.contains_key(key))
+        .map(str::to_owned)
         .collect();
+    let store = Arc::clone(store);
     if !replaced.is_empty() {
-        record.files.retain(|key, _| !replaced.contains(key));
-        checkpoint.dirty = true;
-        return checkpoint.save(record).await;
+        let keys: HashSet<&str> = replaced.iter().map(String::as_str).collect();
+        record.files.retain(|key, _| !keys.contains(key));
+        blocking(move || store.note_replacing(replaced.iter().map(String::as_str))).await??;
+        return Ok(true);
     }
     if first {
-        let store = Arc::clone(&checkpoint.store);
         blocking(move || store.check_writable()).await??;
     }
-    Ok(())
+    Ok(false)
 }
 
 /// One upload, with its job and how long it took.

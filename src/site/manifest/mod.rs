@@ -18,6 +18,7 @@
 
 mod entries;
 mod format;
+mod replacing;
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -137,7 +138,29 @@ impl ManifestStore {
             );
             return Ok(self.set_aside(&reason));
         }
+        let mut manifest = manifest;
+        replacing::apply(&replacing::note_path(&self.path), &mut manifest);
         Ok(manifest)
+    }
+
+    /// Notes, before the first PUT that replaces them, the keys of files whose entries the
+    /// manifest on disk still holds (see `replacing`), flushed to disk. Fails as a save would
+    /// when the state folder cannot be written, before any upload.
+    pub fn note_replacing<'a>(
+        &self,
+        keys: impl Iterator<Item = &'a str>,
+    ) -> Result<(), ManifestError> {
+        let folder = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(folder).map_err(|source| ManifestError::CreateFolder {
+            path: folder.to_owned(),
+            source,
+        })?;
+        replacing::note(&replacing::note_path(&self.path), keys).map_err(|source| {
+            ManifestError::Write {
+                path: self.path.clone(),
+                source,
+            }
+        })
     }
 
     /// Replaces the saved manifest with `manifest`, stamped with the time now, atomically: a
@@ -152,8 +175,9 @@ impl ManifestStore {
         let previous = manifest.saved_at_ns;
         manifest.saved_at_ns = now_ns();
         let result = self.write(manifest);
-        if result.is_err() {
-            manifest.saved_at_ns = previous;
+        match result {
+            Ok(()) => replacing::clear(&replacing::note_path(&self.path)),
+            Err(_) => manifest.saved_at_ns = previous,
         }
         result
     }
@@ -356,6 +380,29 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn noted_replacements_are_dropped_on_load_until_a_save() {
+        let state = tempfile::tempdir().expect("temp dir");
+        let store = ManifestStore::new(state.path(), "env-1", "");
+        let mut manifest = sample_manifest("env-1", "");
+        store.save(&mut manifest).expect("save");
+        store
+            .note_replacing(["index.html"].into_iter())
+            .expect("note");
+        store
+            .note_replacing(["assets/app.js"].into_iter())
+            .expect("a second note adds to the first");
+        let loaded = store.load().expect("load");
+        let keys: Vec<&str> = loaded.files.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["图片/猫.png"], "noted keys are not trusted");
+
+        // A save writes the true entries and clears the note.
+        store.save(&mut manifest).expect("save");
+        assert_eq!(store.load().expect("load").files, manifest.files);
+        let folder = store.path().parent().expect("folder");
+        assert_eq!(files_in(folder), ["root.manifest"]);
     }
 
     #[test]
