@@ -57,6 +57,17 @@ pub enum Command {
     Share(ShareArgs),
     /// Run the local emulator of the API and of the upload store; it serves the deployed sites.
     Emulator(EmulatorArgs),
+    /// Print a shell completion script, e.g. `tcb-deploy completions bash > /etc/bash_completion.d/tcb-deploy`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `tcb-deploy man > /usr/local/share/man/man1/tcb-deploy.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Which site to deploy and how.

@@ -6,6 +6,7 @@ mod create;
 mod deploy;
 mod emulator;
 mod envs;
+mod reference;
 mod share;
 mod status;
 mod watch;
@@ -21,6 +22,12 @@ use crate::exit::ExitCode;
 
 /// Runs the parsed command line with the given environment variables.
 pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, Error> {
+    // Generated from the command line's definition: no configuration needed.
+    match &cli.command {
+        Command::Completions(args) => return reference::completions(args.shell),
+        Command::Man => return reference::man(),
+        _ => {}
+    }
     let flags = flag_settings(&cli.command);
     let config = Config::load(cli.config.as_deref(), &vars, flags.clone())?;
     if let Command::Emulator(args) = &cli.command {
@@ -64,7 +71,9 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
             };
             watch::run(&connection, &config, args, source).await
         }
-        Command::Emulator(_) => unreachable!("handled above"),
+        Command::Emulator(_) | Command::Completions(_) | Command::Man => {
+            unreachable!("handled above")
+        }
     };
     connection.close().await;
     result
