@@ -57,10 +57,29 @@ pub enum Command {
     Share(ShareArgs),
     /// Run the local emulator of the API and of the upload store; it serves the deployed sites.
     Emulator(EmulatorArgs),
+    /// Write a commented config file for a site: the environment, and the build folder
+    /// (found among dist/, build/, out/, public/ unless --dir names it).
+    Init(InitArgs),
     /// Print a shell completion script, e.g. `tcb-deploy completions bash > /etc/bash_completion.d/tcb-deploy`.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `tcb-deploy man > /usr/local/share/man/man1/tcb-deploy.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Environment id to deploy to (default: TCB_ENV; left for you to fill in otherwise).
+    #[arg(long, env = "TCB_ENV")]
+    pub env: Option<String>,
+    /// The build-output folder (default: the first of dist/, build/, out/, public/ that exists).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Where to write the config.
+    #[arg(default_value = "deploy.toml")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod create;
 mod deploy;
 mod emulator;
 mod envs;
+mod init;
 mod reference;
 mod share;
 mod status;
@@ -22,9 +23,10 @@ use crate::exit::ExitCode;
 
 /// Runs the parsed command line with the given environment variables.
 pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, Error> {
-    // Generated from the command line's definition: no configuration needed.
+    // Commands that need no configuration (init writes one).
     match &cli.command {
         Command::Completions(args) => return reference::completions(args.shell),
+        Command::Init(args) => return init::run(args),
         Command::Man => return reference::man(),
         _ => {}
     }
@@ -71,7 +73,7 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
             };
             watch::run(&connection, &config, args, source).await
         }
-        Command::Emulator(_) | Command::Completions(_) | Command::Man => {
+        Command::Emulator(_) | Command::Init(_) | Command::Completions(_) | Command::Man => {
             unreachable!("handled above")
         }
     };
