@@ -91,14 +91,7 @@ fn soak(settings: Settings) -> BenchResult<Row> {
     drop(faulty);
     for (before, after) in &faulty_counters {
         let delta = |k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
-        let calls: u64 = after["api_calls"]
-            .as_object()
-            .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
-            .unwrap_or(0)
-            - before["api_calls"]
-                .as_object()
-                .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
-                .unwrap_or(0);
+        let calls = api_calls(after) - api_calls(before);
         eprintln!(
             "faulty run: {} PUTs for {} stored, {calls} API calls for {files} files",
             delta("puts"),
@@ -120,6 +113,14 @@ fn soak(settings: Settings) -> BenchResult<Row> {
         limit: format!("{ratio:.2}× (≤ {LIMIT}×)"),
         pass: ratio <= LIMIT,
     })
+}
+
+/// API calls of every endpoint in an emulator's counters.
+fn api_calls(counters: &serde_json::Value) -> u64 {
+    counters["api_calls"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0)
 }
 
 fn secs(values: &[f64]) -> String {

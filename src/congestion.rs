@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 /// Outcomes looked at: the last this many.
-const SAMPLE: u32 = 32;
+const SAMPLE: u32 = u32::BITS;
 /// Overload answers among the last [`SAMPLE`] outcomes that make a burst.
 const BURST: u32 = SAMPLE / 2;
 
@@ -29,10 +29,8 @@ struct State {
     window: Option<usize>,
     /// The configured concurrency, as last asked for.
     configured: usize,
-    /// One bit per recent outcome, newest lowest; 1 = overloaded.
+    /// One bit per recent outcome ([`SAMPLE`] of them), newest lowest; 1 = overloaded.
     recent: u32,
-    /// Outcomes in `recent` (at most [`SAMPLE`]).
-    seen: u32,
     /// Successes since the window last grew.
     served: usize,
 }
@@ -51,7 +49,6 @@ impl Congestion {
     pub fn record(&self, load: Load) {
         let mut state = self.lock();
         state.recent = (state.recent << 1) | u32::from(load == Load::Overloaded);
-        state.seen = (state.seen + 1).min(SAMPLE);
         match load {
             Load::Overloaded if state.recent.count_ones() >= BURST => {
                 let current = state.window.unwrap_or(state.configured).max(1);
@@ -64,7 +61,6 @@ impl Congestion {
                 state.window = Some(halved);
                 // The next cut needs a burst of its own.
                 state.recent = 0;
-                state.seen = 0;
                 state.served = 0;
             }
             Load::Overloaded => {}

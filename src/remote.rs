@@ -117,9 +117,9 @@ impl Remote {
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        // Shared by the tries, which run one after another.
-        // The last token renewed from: a token is renewed from once. The renewal may hand out
-        // a token another caller obtained a while ago, which can be refused in its turn.
+        // Shared by the tries, which run one after another: the last token renewed from (a
+        // token is renewed from once; the renewal may hand out a token another caller obtained
+        // a while ago, which can be refused in its turn), and the renewed token to try next.
         let renewed_from = Mutex::new(None::<Secret>);
         let token = Mutex::new(None::<Secret>);
         let (renewed_from, token, call) = (&renewed_from, &token, &call);
@@ -154,7 +154,8 @@ impl Remote {
                                 *lock(token) = Some(fresh);
                                 Attempt::Again(err.into())
                             }
-                            // The token endpoint was busy: the renewal is still owed.
+                            // The token endpoint was busy: the renewal is still owed, even if
+                            // the next token obtained is the one just refused.
                             Err(e) if e.is_transient() => {
                                 *lock(renewed_from) = None;
                                 tracing::warn!(error = %e, "retrying");

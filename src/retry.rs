@@ -181,7 +181,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn backoff_waits_and_immediate_retries_do_not() {
+    async fn immediate_retries_do_not_wait_and_backoff_stays_under_its_ceilings() {
         let start = tokio::time::Instant::now();
         let _: Result<(), _> = policy(4).run(|_| async { Attempt::Again("renewed") }).await;
         assert_eq!(start.elapsed(), Duration::ZERO);

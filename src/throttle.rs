@@ -42,9 +42,9 @@ impl Throttle {
         }
     }
 
-    /// Waits until a call may start.
+    /// Waits until a call may start; without a pause or a limit, at once, with no timer.
     pub async fn admit(&self) {
-        let start = {
+        let (start, now) = {
             let mut state = self.lock();
             let now = Instant::now();
             let mut start = now;
@@ -60,9 +60,11 @@ impl Throttle {
                 start = start.max(state.next_slot);
                 state.next_slot = start + interval;
             }
-            start
+            (start, now)
         };
-        tokio::time::sleep_until(start).await;
+        if start > now {
+            tokio::time::sleep_until(start).await;
+        }
     }
 
     /// Holds back every call for `wait` (the first pause wins while it lasts: callers meeting

@@ -156,22 +156,11 @@ async fn an_unreadable_file_fails_alone_with_its_path_and_reason() {
     }
     let dir_arg = dir.path().to_str().expect("utf-8");
     let args = ["deploy", "--env", ENV, "--dir", dir_arg, "--json"];
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
-    command
-        .args(args)
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .envs(h.vars())
-        .stdin(std::process::Stdio::null());
+    let mut command = common::tool(&args, &h.vars());
     common::as_unprivileged_user(&mut command, &[h.state.path(), dir.path()]);
     let locked = dir.path().join("secret.txt");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
-    let output = command.output().await.expect("binary runs");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = common::finish(&mut command).await;
 
     assert_eq!(run.code, 1, "{run:?}");
     let report = report(&run);

@@ -78,28 +78,20 @@ fn assert_remote_equals_local(h: &Harness, files: &Files, context: &str) {
 }
 
 fn deploy_command(h: &Harness, dir: &Path) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
+    let dir = dir.to_str().expect("utf-8");
+    let args = [
+        "deploy",
+        "--env",
+        ENV,
+        "--json",
+        "--concurrency",
+        "4",
+        "--dir",
+        dir,
+    ];
+    let mut command = common::tool(&args, &h.vars());
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command
-        .args(["deploy", "--env", ENV, "--json", "--concurrency", "4"])
-        .arg("--dir")
-        .arg(dir)
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .envs(h.vars())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-async fn finish(command: &mut tokio::process::Command) -> Run {
-    let output = command.output().await.expect("binary runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 fn uploaded(run: &Run) -> u64 {
@@ -161,7 +153,7 @@ async fn a_deploy_killed_at_random_points_is_completed_by_the_rerun() {
         let missing = unrecorded(&h, &files);
         recorded_at_kill.push(files.len() - missing);
         let puts_before = h.emulator.counters().puts_stored;
-        let rerun = finish(&mut deploy_command(&h, dir.path())).await;
+        let rerun = common::finish(&mut deploy_command(&h, dir.path())).await;
         assert_eq!(rerun.code, 0, "{context}: {rerun:?}");
         // At most: with no manifest yet, the rerun lists the store and skips what the killed
         // run uploaded.
@@ -193,7 +185,7 @@ async fn deployed_then_changed(change_existing: bool) -> (Harness, tempfile::Tem
         .map(|i| (format!("f{i}.txt"), random_bytes(&mut rng)))
         .collect();
     write_files(dir.path(), &files);
-    let first = finish(&mut deploy_command(&h, dir.path())).await;
+    let first = common::finish(&mut deploy_command(&h, dir.path())).await;
     assert_eq!(first.code, 0, "{first:?}");
     let saved = std::fs::read(ManifestStore::new(h.state.path(), ENV, "").path())
         .expect("manifest written");
@@ -222,7 +214,7 @@ async fn read_only_state_folder(change_existing: bool) {
     common::as_unprivileged_user(&mut command, &[h.state.path(), dir.path()]);
     std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let puts = h.emulator.counters().puts;
-    let run = finish(&mut command).await;
+    let run = common::finish(&mut command).await;
 
     std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     assert_eq!(run.code, 2, "{run:?}");
@@ -258,7 +250,7 @@ async fn a_full_disk_fails_the_save_and_keeps_the_previous_manifest() {
             Ok(())
         });
     }
-    let run = finish(&mut command).await;
+    let run = common::finish(&mut command).await;
     assert_eq!(run.code, 2, "{run:?}");
     let line = run.error_line();
     assert!(line.contains("cannot write manifest"), "{line}");
@@ -275,7 +267,7 @@ async fn a_full_disk_fails_the_save_and_keeps_the_previous_manifest() {
     // The new file went online before the save failed; the manifest does not claim it, and
     // the next deploy, with room again, records it.
     assert!(h.emulator.object(ENV, "new.txt").is_some());
-    let rerun = finish(&mut deploy_command(&h, dir.path())).await;
+    let rerun = common::finish(&mut deploy_command(&h, dir.path())).await;
     assert_eq!(rerun.code, 0, "{rerun:?}");
     assert_manifest_names_only_online_files(&h, "after the rerun");
     assert!(manifest(&h).files.contains_key("new.txt"));

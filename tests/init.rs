@@ -4,25 +4,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{Harness, Run};
+use common::{Harness, Run, finish, tool};
 
 /// Runs the binary in `dir` with `vars`.
 async fn run_in(dir: &Path, args: &[&str], vars: &[(String, String)]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tcb-deploy"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(vars.iter().cloned())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("binary runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    finish(tool(args, vars).current_dir(dir)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -31,6 +31,15 @@ fn site(files: usize) -> tempfile::TempDir {
     dir
 }
 
+/// Every file of [`site`]`(files)` is online byte-identical.
+fn assert_site_online(h: &Harness, files: usize) {
+    for i in 0..files {
+        let key = format!("f{i:02}.txt");
+        let online = h.emulator.object("site", &key).expect("online");
+        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
+    }
+}
+
 /// Deploys `dir` to the env `site` of `h` with `tries` tries per file and `concurrency`
 /// uploads at once, `--json` when asked.
 async fn deploy(h: &Harness, dir: &Path, tries: &str, concurrency: &str, json: bool) -> Run {
@@ -120,11 +129,7 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
         renewals > 5,
         "tokens were renewed, some renewals failed: {renewals}"
     );
-    for i in 0..30 {
-        let key = format!("f{i:02}.txt");
-        let online = h.emulator.object("site", &key).expect("online");
-        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
-    }
+    assert_site_online(&h, 30);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,8 +142,5 @@ async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     let dir = site(60);
     let run = deploy(&h, dir.path(), "20", "8", false).await;
     assert_eq!(run.code, 0, "{run:?}");
-    for i in 0..60 {
-        let key = format!("f{i:02}.txt");
-        assert!(h.emulator.object("site", &key).is_some(), "{key}");
-    }
+    assert_site_online(&h, 60);
 }

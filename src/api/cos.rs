@@ -3,7 +3,7 @@
 //! they are read into [`CosError`], which says whether a fresh link, a retry or neither helps.
 
 use super::client::ApiClient;
-use super::error::transport_detail;
+use super::error::{overloaded_status, transport_detail};
 use crate::error::snippet;
 use crate::secret::{Secret, redact_url};
 
@@ -55,7 +55,7 @@ pub enum CosError {
 
 /// What to do about a store's refusal, by its status.
 fn store_advice(status: u16) -> &'static str {
-    if status >= 500 || status == 429 {
+    if overloaded_status(status) {
         "the store is busy or failing; try again later"
     } else {
         "check the environment's static website and its permissions"
@@ -66,10 +66,8 @@ impl CosError {
     /// Whether the store says it is overloaded (HTTP 5xx, 429 or `SlowDown`).
     pub fn overloaded(&self) -> bool {
         match self {
-            Self::Rejected { status, code, .. } => {
-                *status >= 500 || *status == 429 || code == "SlowDown"
-            }
-            Self::Unexpected { status, .. } => *status >= 500 || *status == 429,
+            Self::Rejected { status, code, .. } => overloaded_status(*status) || code == "SlowDown",
+            Self::Unexpected { status, .. } => overloaded_status(*status),
             Self::Transport { .. } => false,
         }
     }

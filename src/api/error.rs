@@ -92,7 +92,7 @@ impl ApiError {
             Self::Service { code, .. } => {
                 matches!(code, ErrCode::SystemBusy | ErrCode::SystemError)
             }
-            Self::NotJson { status, .. } => *status >= 500 || *status == 429,
+            Self::NotJson { status, .. } => overloaded_status(*status),
             Self::BadAnswer { .. } | Self::Transport { .. } => false,
         }
     }
@@ -104,6 +104,11 @@ impl ApiError {
             _ => None,
         }
     }
+}
+
+/// Whether an HTTP status says the server is overloaded: 5xx, or 429 (too many requests).
+pub(super) fn overloaded_status(status: u16) -> bool {
+    status >= 500 || status == 429
 }
 
 /// Describes a reqwest error without its URL (which carries the access token) and with its

@@ -392,6 +392,10 @@ impl SiteDeployer {
                 let Some((job, result, ms)) = in_flight.next().await else {
                     break;
                 };
+                gave_up_in_a_row = match result {
+                    Err(UploadError::GaveUp(_)) => gave_up_in_a_row + 1,
+                    _ => 0,
+                };
                 match result {
                     Ok(done) => {
                         tracing::info!(path = job.key, bytes = done.bytes, ms, "uploaded");
@@ -404,13 +408,8 @@ impl SiteDeployer {
                         tracing::debug!(path = job.key, "vanished before upload");
                         report.skipped += 1;
                     }
-                    Err(UploadError::File(error)) => {
+                    Err(UploadError::File(error) | UploadError::GaveUp(error)) => {
                         tracing::error!(path = job.key, error, "upload failed");
-                        report.fail(job.key, error);
-                    }
-                    Err(UploadError::GaveUp(error)) => {
-                        tracing::error!(path = job.key, error, "upload failed");
-                        gave_up_in_a_row += 1;
                         if gave_up_in_a_row >= SERVICE_DOWN_STREAK {
                             return Err(DeployError::ServiceDown {
                                 files: gave_up_in_a_row,
@@ -418,11 +417,9 @@ impl SiteDeployer {
                             });
                         }
                         report.fail(job.key, error);
-                        continue;
                     }
                     Err(UploadError::Fatal(e)) => return Err(e.into()),
                 }
-                gave_up_in_a_row = 0;
             }
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
@@ -514,11 +511,11 @@ async fn resolve_digests(
 }
 
 /// Drops the entries of the files about to be replaced, in memory, and notes their keys on disk
-/// before the first PUT (true when there were any): should the deploy be killed after a PUT but before the next save, the
-/// manifest must not claim the old content is online (a file later reverted to it would then be
-/// skipped). With nothing replaced, the first cycle still checks that the manifest can be saved,
-/// so that a read-only state folder stops the deploy before its first upload rather than after
-/// its last.
+/// before the first PUT (true when there were any): should the deploy be killed after a PUT but
+/// before the next save, the manifest must not claim the old content is online (a file later
+/// reverted to it would then be skipped). With nothing replaced, the first cycle still checks
+/// that the manifest can be saved, so that a read-only state folder stops the deploy before its
+/// first upload rather than after its last.
 async fn forget_replaced(
     record: &mut Manifest,
     local: &[LocalItem],

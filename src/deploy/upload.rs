@@ -127,38 +127,41 @@ pub async fn upload_file(
                 congestion.record(Load::Overloaded);
             }
             let reason = e.to_string();
-            match e.reaction() {
-                CosReaction::FreshLink => {
-                    tracing::debug!(path = job.key, reason, "asking for a fresh link");
-                    Attempt::Again(UploadError::File(reason))
+            let reaction = e.reaction();
+            let fresh_link = match reaction {
+                CosReaction::FreshLink => true,
+                CosReaction::FreshLinkOnce => {
+                    !fresh_link_for_signature.swap(true, Ordering::Relaxed)
                 }
-                CosReaction::FreshLinkOnce
-                    if !fresh_link_for_signature.swap(true, Ordering::Relaxed) =>
-                {
-                    tracing::debug!(path = job.key, reason, "asking for a fresh link");
-                    Attempt::Again(UploadError::File(reason))
-                }
-                CosReaction::Retry => {
-                    tracing::warn!(path = job.key, reason, "upload failed; retrying");
-                    Attempt::Backoff(UploadError::GaveUp(reason))
-                }
-                CosReaction::FreshLinkOnce | CosReaction::Fail => {
-                    Attempt::Fail(UploadError::File(reason))
-                }
+                CosReaction::Retry | CosReaction::Fail => false,
+            };
+            if fresh_link {
+                tracing::debug!(path = job.key, reason, "asking for a fresh link");
+                Attempt::Again(UploadError::File(reason))
+            } else if reaction == CosReaction::Retry {
+                tracing::warn!(path = job.key, reason, "upload failed; retrying");
+                Attempt::Backoff(UploadError::GaveUp(reason))
+            } else {
+                Attempt::Fail(UploadError::File(reason))
             }
         })
         .await;
     result.map_err(|gave_up| match gave_up {
-        GaveUp::Exhausted {
-            error: UploadError::File(reason),
-            tries,
-        } => UploadError::File(format!("{reason} (gave up after {tries} tries)")),
-        GaveUp::Exhausted {
-            error: UploadError::GaveUp(reason),
-            tries,
-        } => UploadError::GaveUp(format!("{reason} (gave up after {tries} tries)")),
-        other => other.into_error(),
+        GaveUp::Exhausted { error, tries } => error.after_tries(tries),
+        GaveUp::Failed(error) => error,
     })
+}
+
+impl UploadError {
+    /// The same failure, saying how many tries it took.
+    fn after_tries(self, tries: u32) -> Self {
+        let told = |reason| format!("{reason} (gave up after {tries} tries)");
+        match self {
+            Self::File(reason) => Self::File(told(reason)),
+            Self::GaveUp(reason) => Self::GaveUp(told(reason)),
+            other => other,
+        }
+    }
 }
 
 enum PutError {

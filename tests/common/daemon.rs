@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -35,20 +35,11 @@ impl Daemon {
     }
 
     pub fn spawn(args: &[&str], vars: &[(String, String)], cwd: Option<&Path>) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
+        let mut command = super::tool(args, vars);
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("NO_COLOR", "1")
-            .envs(vars.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("daemon starts");
         let (tx, lines) = mpsc::unbounded_channel();
         for stream in [

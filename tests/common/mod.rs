@@ -132,24 +132,34 @@ impl Run {
     }
 }
 
-/// Runs the real binary with only `vars` (and PATH) in its environment.
-pub async fn run_tool(args: &[&str], vars: &[(String, String)]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tcb-deploy"))
+/// The real binary with `args`, and only `vars` (and PATH) in its environment; the caller may
+/// adjust it (a working folder, pipes, a user) before running it.
+pub fn tool(args: &[&str], vars: &[(String, String)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
+    command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .envs(vars.iter().cloned())
         .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("binary runs");
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `command` to its end.
+pub async fn finish(command: &mut tokio::process::Command) -> Run {
+    let output = command.output().await.expect("binary runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Runs the real binary with only `vars` (and PATH) in its environment.
+pub async fn run_tool(args: &[&str], vars: &[(String, String)]) -> Run {
+    finish(&mut tool(args, vars)).await
 }
 
 /// A server that answers every request with the same HTTP status, content type and body, for

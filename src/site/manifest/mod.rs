@@ -139,7 +139,7 @@ impl ManifestStore {
             return Ok(self.set_aside(&reason));
         }
         let mut manifest = manifest;
-        replacing::apply(&replacing::note_path(&self.path), &mut manifest);
+        replacing::apply(&self.path, &mut manifest);
         Ok(manifest)
     }
 
@@ -150,17 +150,8 @@ impl ManifestStore {
         &self,
         keys: impl Iterator<Item = &'a str>,
     ) -> Result<(), ManifestError> {
-        let folder = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(folder).map_err(|source| ManifestError::CreateFolder {
-            path: folder.to_owned(),
-            source,
-        })?;
-        replacing::note(&replacing::note_path(&self.path), keys).map_err(|source| {
-            ManifestError::Write {
-                path: self.path.clone(),
-                source,
-            }
-        })
+        self.made_folder()?;
+        replacing::note(&self.path, keys).map_err(|source| self.write_error(source))
     }
 
     /// Replaces the saved manifest with `manifest`, stamped with the time now, atomically: a
@@ -176,7 +167,7 @@ impl ManifestStore {
         manifest.saved_at_ns = now_ns();
         let result = self.write(manifest);
         match result {
-            Ok(()) => replacing::clear(&replacing::note_path(&self.path)),
+            Ok(()) => replacing::clear(&self.path),
             Err(_) => manifest.saved_at_ns = previous,
         }
         result
@@ -187,10 +178,7 @@ impl ManifestStore {
     /// it before the first upload rather than after the last.
     pub fn check_writable(&self) -> Result<(), ManifestError> {
         let temp = self.temp_path()?;
-        std::fs::File::create(&temp).map_err(|source| ManifestError::Write {
-            path: self.path.clone(),
-            source,
-        })?;
+        std::fs::File::create(&temp).map_err(|source| self.write_error(source))?;
         // The file is empty and ours; one left behind is replaced by the next save's.
         let _ = std::fs::remove_file(&temp);
         Ok(())
@@ -199,14 +187,27 @@ impl ManifestStore {
     /// The file a save writes before renaming it over the manifest; its folder is made if
     /// needed.
     fn temp_path(&self) -> Result<PathBuf, ManifestError> {
+        self.made_folder()?;
+        let mut temp = self.path.clone().into_os_string();
+        temp.push(format!(".tmp-{}", std::process::id()));
+        Ok(PathBuf::from(temp))
+    }
+
+    /// The manifest's folder, made if needed.
+    fn made_folder(&self) -> Result<&Path, ManifestError> {
         let folder = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(folder).map_err(|source| ManifestError::CreateFolder {
             path: folder.to_owned(),
             source,
         })?;
-        let mut temp = self.path.clone().into_os_string();
-        temp.push(format!(".tmp-{}", std::process::id()));
-        Ok(PathBuf::from(temp))
+        Ok(folder)
+    }
+
+    fn write_error(&self, source: io::Error) -> ManifestError {
+        ManifestError::Write {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn write(&self, manifest: &Manifest) -> Result<(), ManifestError> {
@@ -216,10 +217,12 @@ impl ManifestStore {
             // Best effort: the temp file may not even exist, and the error that matters is
             // the one above.
             let _ = std::fs::remove_file(&temp);
-            let path = self.path.clone();
             return Err(match error {
-                EncodeError::Io(source) => ManifestError::Write { path, source },
-                source => ManifestError::Unencodable { path, source },
+                EncodeError::Io(source) => self.write_error(source),
+                source => ManifestError::Unencodable {
+                    path: self.path.clone(),
+                    source,
+                },
             });
         }
         sync_folder(folder).map_err(|source| ManifestError::SyncFolder {

@@ -15,30 +15,38 @@ use std::path::{Path, PathBuf};
 
 use super::Manifest;
 
-/// The note of `manifest_path`.
-pub(super) fn note_path(manifest_path: &Path) -> PathBuf {
+/// The note beside the manifest at `manifest_path`.
+fn note_path(manifest_path: &Path) -> PathBuf {
     let mut path = manifest_path.as_os_str().to_owned();
     path.push(".replacing");
     PathBuf::from(path)
 }
 
-/// Appends `keys` to the note and flushes it to disk. Keys hold no line breaks (see
-/// `site::key`). Appending, not replacing: keys noted by a cycle whose save failed stay noted.
-pub(super) fn note<'a>(path: &Path, keys: impl Iterator<Item = &'a str>) -> io::Result<()> {
+/// Appends `keys` to the note of the manifest at `manifest_path` and flushes it to disk. Keys
+/// hold no line breaks (see `site::key`). Appending, not replacing: keys noted by a cycle whose
+/// save failed stay noted.
+pub(super) fn note<'a>(
+    manifest_path: &Path,
+    keys: impl Iterator<Item = &'a str>,
+) -> io::Result<()> {
     let mut text = String::new();
     for key in keys {
         text.push_str(key);
         text.push('\n');
     }
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(note_path(manifest_path))?;
     file.write_all(text.as_bytes())?;
     file.sync_data()
 }
 
-/// Drops from `manifest` every key the note names; a missing note drops nothing. An
+/// Drops from `manifest` every key its note names; a missing note drops nothing. An
 /// unreadable note drops every entry: none can be trusted.
-pub(super) fn apply(path: &Path, manifest: &mut Manifest) {
-    let text = match std::fs::read(path) {
+pub(super) fn apply(manifest_path: &Path, manifest: &mut Manifest) {
+    let path = note_path(manifest_path);
+    let text = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return,
         Err(e) => {
@@ -59,8 +67,9 @@ pub(super) fn apply(path: &Path, manifest: &mut Manifest) {
 
 /// Removes the note after a save; a missing one is fine, and a note that cannot be removed only
 /// makes the next load read a few files again.
-pub(super) fn clear(path: &Path) {
-    match std::fs::remove_file(path) {
+pub(super) fn clear(manifest_path: &Path) {
+    let path = note_path(manifest_path);
+    match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => {
