@@ -609,8 +609,9 @@ fn authorizer_source(
         (None, Some(_), _) => Err(ConfigError::Conflict(
             "an authorizer refresh token is set but authorizer_appid is missing; set authorizer_appid (TCB_AUTHORIZER_APPID) or remove the refresh token".into(),
         )),
-        (None, None, Some(component_appid)) if local => Ok(Some(AuthorizerSource::Refresh {
-            component_appid,
+        // The embedded emulator's merchant, whatever component token the emulator is called with.
+        (None, None, component_appid) if local => Ok(Some(AuthorizerSource::Refresh {
+            component_appid: component_appid.unwrap_or_else(|| emulator::COMPONENT_APPID.to_owned()),
             authorizer_appid: emulator::AUTHORIZER_APPID.to_owned(),
             refresh_token: Value::Given(Secret::new(emulator::AUTHORIZER_REFRESH_TOKEN)),
         })),
@@ -682,6 +683,20 @@ mod tests {
             config.component,
             Some(ComponentSource::Credentials(_))
         ));
+        assert!(matches!(
+            config.authorizer,
+            Some(AuthorizerSource::Refresh { .. })
+        ));
+    }
+
+    #[test]
+    fn local_mode_with_a_given_token_still_lists_the_emulators_environments() {
+        let config = load(&[
+            ("TCB_API_BASE", "local"),
+            ("TCB_ACCESS_TOKEN", emulator::DEV_ACCESS_TOKEN),
+        ])
+        .unwrap();
+        assert!(matches!(config.component, Some(ComponentSource::Fixed(_))));
         assert!(matches!(
             config.authorizer,
             Some(AuthorizerSource::Refresh { .. })
