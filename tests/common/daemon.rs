@@ -39,6 +39,11 @@ impl Daemon {
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
+        Daemon::run(command)
+    }
+
+    /// Starts `command` (the binary, or a shell running it) and reads its output.
+    pub fn run(mut command: tokio::process::Command) -> Daemon {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("daemon starts");
         let (tx, lines) = mpsc::unbounded_channel();
