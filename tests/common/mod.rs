@@ -85,6 +85,27 @@ impl Harness {
             .unwrap_or(0)
     }
 
+    /// A component access token issued by this emulator, fetched as a client would: for a
+    /// command given only `TCB_ACCESS_TOKEN`, as a CI job is.
+    pub async fn component_token(&self) -> String {
+        let body = serde_json::json!({
+            "component_appid": emulator::COMPONENT_APPID,
+            "component_appsecret": emulator::COMPONENT_APPSECRET,
+            "component_verify_ticket": emulator::VERIFY_TICKET,
+        });
+        let answer = http_post(
+            self.emulator.addr(),
+            "/cgi-bin/component/api_component_token",
+            &body.to_string(),
+        )
+        .await;
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        answer["component_access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {answer}"))
+            .to_owned()
+    }
+
     /// Opens the static website of `env` through the library.
     pub async fn create_store(&self, env: &str) {
         let connection = self.connect().await;
