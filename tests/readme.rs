@@ -74,6 +74,11 @@ const COMMANDS: &[(&str, Check)] = &[
         Exits(0, &["\"uploaded\":0", "\"unchanged\":8"]),
     ),
     (
+        "mkdir -p .github/workflows && cp config/github-actions.yml .github/workflows/deploy.yml",
+        Exits(0, &[]),
+    ),
+    ("cp config/gitlab-ci.yml .gitlab-ci.yml", Exits(0, &[])),
+    (
         "tcb-deploy watch --env dev-123 --dir dist -- npm run build -- --watch",
         Serves(&["uploaded", "built.html"]),
     ),
