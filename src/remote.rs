@@ -149,7 +149,7 @@ impl Remote {
                 }
                 match err.reaction() {
                     Reaction::RefreshToken if first_refusal(renewed_from, &current) => {
-                        match self.renew(kind, &current, &err.to_string()).await {
+                        match self.renew(kind, &current, &err.answer()).await {
                             Ok(fresh) => {
                                 *lock(token) = Some(fresh);
                                 Attempt::Again(err.into())

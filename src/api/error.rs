@@ -97,6 +97,18 @@ impl ApiError {
         }
     }
 
+    /// What the service answered, without advice: the reason given when a token is refused.
+    pub fn answer(&self) -> String {
+        match self {
+            Self::Service {
+                endpoint,
+                code,
+                errmsg,
+            } => format!("{endpoint} answered errcode {} ({errmsg})", code.code()),
+            other => other.to_string(),
+        }
+    }
+
     /// The `errcode`, when the service gave one.
     pub fn errcode(&self) -> Option<ErrCode> {
         match self {

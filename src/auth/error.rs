@@ -26,7 +26,7 @@ pub enum AuthError {
     #[error("token_command `{command}` {detail}; run it by hand to see why")]
     Command { command: String, detail: String },
     #[error(
-        "the access token from {source_name} was refused ({reason}) and it offers no newer one; supply a fresh token"
+        "the access token from {source_name} was refused ({reason}) and cannot be renewed; supply a fresh token, or credentials tcb-deploy renews it from (README: Tokens)"
     )]
     Refused { source_name: String, reason: String },
     #[error("could not obtain {what}: {source}")]

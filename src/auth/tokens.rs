@@ -81,6 +81,12 @@ impl ComponentTokens {
         {
             return Ok(token.clone());
         }
+        if matches!(self.source, ComponentSource::Fixed(_)) {
+            return Err(AuthError::Refused {
+                source_name: self.source_name(),
+                reason: reason.to_owned(),
+            });
+        }
         tracing::info!(reason, "access token refused; obtaining a new one");
         let token = self.obtain(&mut cached).await?;
         if &token == stale {
@@ -223,7 +229,7 @@ impl AuthorizerTokens {
                     if !refreshed_component
                         && e.reaction() == crate::api::Reaction::RefreshToken =>
                 {
-                    component_token = component.refresh(&component_token, &e.to_string()).await?;
+                    component_token = component.refresh(&component_token, &e.answer()).await?;
                     refreshed_component = true;
                 }
                 other => {
