@@ -344,7 +344,7 @@ async fn readme_commands_run_against_the_emulator() {
                 .map(|(_, check)| check)
                 .unwrap_or_else(|| panic!("not listed: {command}"));
             match check {
-                NotRun(_) => {}
+                NotRun(reason) => eprintln!("not run ({reason}): {command}"),
                 Exports => scratch.export(command),
                 Exits(code, parts) => {
                     let run = tokio::time::timeout(
