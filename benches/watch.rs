@@ -163,11 +163,11 @@ fn bench_latency(daemon: &mut Daemon, dir: &Path, edits: usize) -> BenchResult<V
         let content = format!("edit {n} of {key}\n");
         let written = Instant::now();
         std::fs::write(path, content)?;
-        // The text log shows a string field quoted.
-        let wanted = format!("uploaded path=\"{key}\"");
-        let uploaded = daemon.wait_line(|line| line.contains(&wanted))?;
+        let uploaded = daemon.wait_line(|line| {
+            event(line, "uploaded").is_some_and(|e| e["path"].as_str() == Some(key.as_str()))
+        })?;
         latencies.push(uploaded.duration_since(written).as_secs_f64());
-        daemon.wait_line(|line| line.contains(" deployed "))?;
+        daemon.wait_line(|line| event(line, "deployed").is_some())?;
     }
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] * 1e3;
@@ -185,6 +185,13 @@ fn bench_latency(daemon: &mut Daemon, dir: &Path, edits: usize) -> BenchResult<V
         pass: ms <= limit,
     };
     Ok(vec![row("p50", p50, 250.0), row("p95", p95, 400.0)])
+}
+
+/// The JSON log line `line` if its message is `message`. The daemon logs JSON: its field names
+/// are stable, whatever the layout of the text lines.
+fn event(line: &str, message: &str) -> Option<serde_json::Value> {
+    let event: serde_json::Value = serde_json::from_str(line).ok()?;
+    (event["message"] == message).then_some(event)
 }
 
 /// `count` files of the tree spread over its folders, with their keys.
@@ -234,7 +241,14 @@ impl Daemon {
         let notify = UnixDatagram::bind(&socket)?;
         let mut child = emulator
             .tool()
-            .args(["watch", "--env", "watch", "--quiet-ms"])
+            .args([
+                "--log-format",
+                "json",
+                "watch",
+                "--env",
+                "watch",
+                "--quiet-ms",
+            ])
             .arg(QUIET_MS.to_string())
             .arg("--dir")
             .arg(dir)

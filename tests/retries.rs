@@ -69,7 +69,7 @@ async fn a_storm_of_server_errors_halves_the_uploads_in_flight_then_stops_the_de
     let run = deploy(&h, dir.path(), "2", "8", false).await;
     assert!(
         run.stderr
-            .contains("the service is overloaded; fewer uploads at once from=8 to=4"),
+            .contains("the service is overloaded; fewer uploads at once  from=8 to=4"),
         "{run:?}"
     );
     assert!(run.stderr.contains("from=4 to=2"), "{run:?}");

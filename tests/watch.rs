@@ -162,7 +162,7 @@ async fn sigterm_during_a_cycle_lets_uploads_finish_and_exits_0() {
         std::fs::write(dir.join(format!("f{i}.txt")), format!("{i}")).expect("write");
     }
     // A cycle is under way once its first file is online; stop in the middle of it.
-    daemon.wait_for(&["uploaded", "path=\"f"]).await;
+    daemon.wait_for(&["uploaded  f"]).await;
     daemon.signal("TERM");
     assert_eq!(daemon.exit_code().await, 0);
 
@@ -335,7 +335,7 @@ async fn the_watch_ends_with_its_build_command() {
     )
     .await;
     daemon.wait_for(&["[build] building"]).await;
-    daemon.wait_for(&["path=\"built.html\""]).await;
+    daemon.wait_for(&["uploaded  built.html"]).await;
     tokio::fs::write(&fifo, "go\n")
         .await
         .expect("write to the FIFO");
