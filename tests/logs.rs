@@ -164,15 +164,15 @@ fn readme_documents_every_field_of_info_warn_and_error_events() {
     }
 }
 
-/// The names in the first column of the tables of README's `### Logs` section.
+/// The names in the first column of the tables of README's `## Logs` section.
 fn documented_fields() -> BTreeSet<String> {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
     let section = readme
-        .split("\n### Logs\n")
+        .split("\n## Logs\n")
         .nth(1)
-        .expect("a ### Logs section in README.md");
-    let section = section.split("\n#").next().unwrap_or(section);
+        .expect("a ## Logs section in README.md");
+    let section = section.split("\n## ").next().unwrap_or(section);
     section
         .lines()
         .filter_map(|l| l.strip_prefix('|'))

@@ -23,6 +23,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+use unicode_width::UnicodeWidthStr;
 
 use super::fields::{Fields, Value};
 use super::timestamp::Utc;
@@ -127,7 +128,7 @@ fn push_columns(out: &mut String, path: &Value, fields: &mut Fields) {
     if bytes.is_none() && ms.is_none() {
         return;
     }
-    let shown = width(&out[start..]);
+    let shown = UnicodeWidthStr::width(&out[start..]);
     out.push_str(&" ".repeat(PATH_WIDTH.saturating_sub(shown)));
     let size = bytes.map(human_bytes).unwrap_or_default();
     let _ = write!(out, " {size:>SIZE_WIDTH$}");
@@ -176,30 +177,6 @@ fn push_escaped(out: &mut String, text: &str) {
     }
 }
 
-/// How many terminal cells `text` takes: two for East Asian wide characters (CJK ideographs,
-/// kana, hangul, full-width forms), one for any other character. Combining marks and emoji are
-/// not measured exactly; a path holding them may sit a cell off its column.
-fn width(text: &str) -> usize {
-    text.chars()
-        .map(|c| {
-            let wide = matches!(c as u32,
-                0x1100..=0x115F
-                | 0x2E80..=0x303E
-                | 0x3041..=0x33FF
-                | 0x3400..=0x4DBF
-                | 0x4E00..=0x9FFF
-                | 0xA000..=0xA4CF
-                | 0xAC00..=0xD7A3
-                | 0xF900..=0xFAFF
-                | 0xFE30..=0xFE4F
-                | 0xFF00..=0xFF60
-                | 0xFFE0..=0xFFE6
-                | 0x20000..=0x3FFFD);
-            if wide { 2 } else { 1 }
-        })
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,13 +205,5 @@ mod tests {
         assert_eq!(shown(""), "\"\"");
         assert_eq!(shown("say \"hi\"\n"), r#""say \"hi\"\n""#);
         assert_eq!(shown("tab\there"), r#""tab\there""#);
-    }
-
-    #[test]
-    fn wide_characters_take_two_cells() {
-        assert_eq!(width("index.html"), 10);
-        assert_eq!(width("图片/说明.txt"), 4 * 2 + 5);
-        // A full-width letter, then a half-width katakana.
-        assert_eq!(width("Ａｶ"), 2 + 1);
     }
 }

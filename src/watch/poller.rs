@@ -39,7 +39,7 @@ pub async fn poll_status(
                     tracing::warn!(site = %site.name, status = %status, "the static website is no longer online")
                 }
                 Some(previous) => {
-                    tracing::info!(site = %site.name, from = previous, status = %status, "status changed")
+                    tracing::info!(site = %site.name, previous, status = %status, "status changed")
                 }
                 None => tracing::debug!(site = %site.name, status = %status, "status"),
             }
