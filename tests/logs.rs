@@ -126,6 +126,43 @@ async fn text_logs_on_a_pipe_have_no_colour_and_aligned_upload_columns() {
     assert!(logo.contains(" 19.5 KiB "), "{logo:?}");
 }
 
+/// A deploy whose standard error is a terminal (util-linux `script` gives it a pseudo-terminal):
+/// coloured unless `NO_COLOR` holds a value.
+#[tokio::test(flavor = "multi_thread")]
+async fn text_logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
+    let h = Harness::start().await;
+    let dir = site();
+    for (env, no_color, coloured) in [("tty1", None, true), ("tty2", Some("1"), false)] {
+        h.create_store(env).await;
+        let command = format!(
+            "{} deploy --env {env} --dir {}",
+            env!("CARGO_BIN_EXE_tcb-deploy"),
+            dir.path().display()
+        );
+        let mut script = tokio::process::Command::new("script");
+        script
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(h.vars())
+            .stdin(std::process::Stdio::null());
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
+        }
+        let run = finish(&mut script).await;
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("uploaded"), "{run:?}");
+        // The level of an upload line, coloured green, or plain.
+        assert_eq!(
+            run.stdout.contains("\x1b[32mINFO\x1b[0m"),
+            coloured,
+            "NO_COLOR={no_color:?}: {:?}",
+            run.stdout
+        );
+        assert_eq!(run.stdout.contains('\x1b'), coloured, "{:?}", run.stdout);
+    }
+}
+
 /// Names every JSON line has before the event's own fields.
 const FIXED: [&str; 3] = ["timestamp", "level", "message"];
 
