@@ -392,15 +392,9 @@ fn run_of(step: &Yaml) -> &str {
 /// The environment GitHub gives `step` of `job`: the workflow's `env:`, the job's, then the
 /// step's, each `${{ … }}` replaced by the value the user keeps in the settings.
 fn github_env(doc: &Yaml, job: &Yaml, step: &Yaml, settings: &Settings) -> Vec<(String, String)> {
-    [&doc["env"], &job["env"], &step["env"]]
+    variables(&[&doc["env"], &job["env"], &step["env"]])
         .into_iter()
-        .flat_map(entries)
-        .map(|(name, value)| {
-            let value = value
-                .as_str()
-                .unwrap_or_else(|| panic!("{name}: {value:?}"));
-            (name.to_owned(), expand(value, settings))
-        })
+        .map(|(name, value)| (name, expand(&value, settings)))
         .collect()
 }
 
@@ -460,16 +454,7 @@ fn gitlab_deploy_job(doc: &Yaml) -> &Yaml {
 /// The environment GitLab gives `job`: the file's `variables:`, the job's, then the CI/CD
 /// variables of the settings, which take precedence over both.
 fn gitlab_env(doc: &Yaml, job: &Yaml, settings: &Settings) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = [&doc["variables"], &job["variables"]]
-        .into_iter()
-        .flat_map(entries)
-        .map(|(name, value)| {
-            let value = value
-                .as_str()
-                .unwrap_or_else(|| panic!("{name}: {value:?}"));
-            (name.to_owned(), value.to_owned())
-        })
-        .collect();
+    let mut vars = variables(&[&doc["variables"], &job["variables"]]);
     vars.push(("TCB_ACCESS_TOKEN".into(), settings.token.clone()));
     vars.push(("TCB_ENV".into(), settings.env.clone()));
     vars
@@ -496,6 +481,19 @@ async fn gitlab_script(dir: &Path, job: &Yaml, vars: &[(String, String)]) -> Run
 }
 
 // ---- Both ----
+
+/// The string entries of variable maps, in order (a later map's entry after an earlier one's).
+fn variables(maps: &[&Yaml]) -> Vec<(String, String)> {
+    maps.iter()
+        .flat_map(|map| entries(map))
+        .map(|(name, value)| {
+            let value = value
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: {value:?}"));
+            (name.to_owned(), value.to_owned())
+        })
+        .collect()
+}
 
 /// A map's entries by key; none for a missing map.
 fn entries(node: &Yaml) -> Vec<(&str, &Yaml)> {

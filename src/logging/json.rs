@@ -15,55 +15,11 @@
 //! on the `log.*` fields of records from the `log` crate, and here the documented shape is
 //! spelled out in one place, reading fields as the text format does.
 
-use std::fmt;
-use std::time::SystemTime;
-
 use serde_json::Value as Json;
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing::Level;
 
 use super::fields::{Fields, Value};
 use super::timestamp::Utc;
-
-/// The JSON event formatter.
-pub struct JsonFormat {
-    clock: fn() -> SystemTime,
-}
-
-impl Default for JsonFormat {
-    fn default() -> JsonFormat {
-        JsonFormat {
-            clock: SystemTime::now,
-        }
-    }
-}
-
-impl JsonFormat {
-    /// A formatter whose every line is stamped by `clock`, for tests.
-    #[cfg(test)]
-    pub fn with_clock(clock: fn() -> SystemTime) -> JsonFormat {
-        JsonFormat { clock }
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for JsonFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let at = Utc::at((self.clock)());
-        let level = *event.metadata().level();
-        writer.write_str(&line(&at, level, Fields::of(event)))
-    }
-}
 
 /// One event as a JSON object on one line, with its newline. serde_json escapes every control
 /// character in a string, so the object never spans two lines.

@@ -15,13 +15,19 @@ mod timestamp;
 mod tests;
 
 use std::ffi::OsStr;
+use std::fmt;
 use std::io::IsTerminal;
+use std::time::SystemTime;
 
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
-use self::json::JsonFormat;
+use self::fields::Fields;
 pub use self::text::Colour;
-use self::text::TextFormat;
+use self::timestamp::Utc;
 use crate::cli::LogFormat;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the verbosity flags.
@@ -31,13 +37,64 @@ pub fn init(format: LogFormat, verbose: u8, quiet: u8) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match format {
+    let layout = match format {
         LogFormat::Text => {
             let no_color = std::env::var_os("NO_COLOR");
-            let colour = colour(std::io::stderr().is_terminal(), no_color.as_deref());
-            builder.event_format(TextFormat::new(colour)).init();
+            Layout::Text(colour(std::io::stderr().is_terminal(), no_color.as_deref()))
         }
-        LogFormat::Json => builder.event_format(JsonFormat::default()).init(),
+        LogFormat::Json => Layout::Json,
+    };
+    builder.event_format(LineFormat::new(layout)).init();
+}
+
+/// How an event is laid out on its line.
+#[derive(Clone, Copy, Debug)]
+pub enum Layout {
+    /// For a person (`text.rs`).
+    Text(Colour),
+    /// For a machine (`json.rs`).
+    Json,
+}
+
+/// The event formatter: every event read the same way, stamped by `clock`, then laid out.
+pub struct LineFormat {
+    layout: Layout,
+    clock: fn() -> SystemTime,
+}
+
+impl LineFormat {
+    pub fn new(layout: Layout) -> LineFormat {
+        LineFormat {
+            layout,
+            clock: SystemTime::now,
+        }
+    }
+
+    /// A formatter whose every line is stamped by `clock`, for tests.
+    #[cfg(test)]
+    pub fn with_clock(layout: Layout, clock: fn() -> SystemTime) -> LineFormat {
+        LineFormat { layout, clock }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let at = Utc::at((self.clock)());
+        let level = *event.metadata().level();
+        let fields = Fields::of(event);
+        writer.write_str(&match self.layout {
+            Layout::Text(colour) => text::line(&at, level, fields, colour),
+            Layout::Json => json::line(&at, level, fields),
+        })
     }
 }
 

@@ -10,8 +10,8 @@ use tracing_subscriber::Registry;
 use tracing_subscriber::fmt::FormatEvent;
 use tracing_subscriber::fmt::format::DefaultFields;
 
-use super::json::JsonFormat;
-use super::text::{Colour, TextFormat};
+use super::text::Colour;
+use super::{Layout, LineFormat};
 use super::{colour, directives};
 
 /// 2026-11-23T06:37:43.700512Z.
@@ -52,11 +52,14 @@ where
 }
 
 fn text(emit: impl FnOnce()) -> String {
-    written(TextFormat::with_clock(Colour::Never, clock), emit)
+    written(
+        LineFormat::with_clock(Layout::Text(Colour::Never), clock),
+        emit,
+    )
 }
 
 fn json(emit: impl FnOnce()) -> String {
-    written(JsonFormat::with_clock(clock), emit)
+    written(LineFormat::with_clock(Layout::Json, clock), emit)
 }
 
 #[test]
@@ -203,16 +206,19 @@ fn every_event_stays_on_one_line_whatever_its_text_holds() {
 
 #[test]
 fn colour_is_a_dim_time_and_a_coloured_level_only() {
-    let lines = written(TextFormat::with_clock(Colour::Ansi, clock), || {
-        info!(
-            path = "index.html",
-            bytes = 1_432_u64,
-            ms = 3_u64,
-            "uploaded"
-        );
-        warn!("slow");
-        error!("failed");
-    });
+    let lines = written(
+        LineFormat::with_clock(Layout::Text(Colour::Ansi), clock),
+        || {
+            info!(
+                path = "index.html",
+                bytes = 1_432_u64,
+                ms = 3_u64,
+                "uploaded"
+            );
+            warn!("slow");
+            error!("failed");
+        },
+    );
     assert_eq!(
         lines,
         "\

@@ -16,13 +16,9 @@
 //! Every event is one line: control characters in a message or a value (a newline in an answer
 //! from outside, an escape sequence in a file name) are written escaped.
 
-use std::fmt::{self, Write as _};
-use std::time::SystemTime;
+use std::fmt::Write as _;
 
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing::Level;
 use unicode_width::UnicodeWidthStr;
 
 use super::fields::{Fields, Value};
@@ -41,44 +37,6 @@ const DURATION_WIDTH: usize = 9;
 pub enum Colour {
     Never,
     Ansi,
-}
-
-/// The text event formatter.
-pub struct TextFormat {
-    colour: Colour,
-    clock: fn() -> SystemTime,
-}
-
-impl TextFormat {
-    pub fn new(colour: Colour) -> TextFormat {
-        TextFormat {
-            colour,
-            clock: SystemTime::now,
-        }
-    }
-
-    /// A formatter whose every line is stamped by `clock`, for tests.
-    #[cfg(test)]
-    pub fn with_clock(colour: Colour, clock: fn() -> SystemTime) -> TextFormat {
-        TextFormat { colour, clock }
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for TextFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let at = Utc::at((self.clock)());
-        let level = *event.metadata().level();
-        writer.write_str(&line(&at, level, Fields::of(event), self.colour))
-    }
 }
 
 /// One event as a text line, with its newline.
