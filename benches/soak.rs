@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use sha2::{Digest, Sha256};
 
 use lab::{
-    BenchResult, Emulator, Lab, Row, SEED, Settings, Sizes, Stats, Tree, generate, json_report,
-    number, print_table,
+    BenchResult, Emulator, Lab, Row, SEED, Settings, Sizes, Stats, Tree, files_below, generate,
+    json_report, number, print_table,
 };
 
 const FILES: usize = 20_000;
@@ -80,24 +80,21 @@ fn soak(settings: Settings) -> BenchResult<Row> {
     let faulty = Emulator::start(&lab, "emulator-faulty", &faulty_args)?;
 
     let (mut calm_secs, mut faulty_secs) = (Vec::new(), Vec::new());
-    let mut faulty_counters = Vec::new();
     for round in 1..=ROUNDS {
         calm_secs.push(deploy(&lab, &calm, &tree, &format!("calm-{round}"))?);
         let before = faulty.counters()?;
         faulty_secs.push(deploy(&lab, &faulty, &tree, &format!("faulty-{round}"))?);
-        faulty_counters.push((before, faulty.counters()?));
-    }
-    drop(calm);
-    drop(faulty);
-    for (before, after) in &faulty_counters {
-        let delta = |k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
-        let calls = api_calls(after) - api_calls(before);
+        let after = faulty.counters()?;
+        let delta = |k: &str| number(&after, k) - number(&before, k);
+        let calls = api_calls(&after) - api_calls(&before);
         eprintln!(
             "faulty run: {} PUTs for {} stored, {calls} API calls for {files} files",
             delta("puts"),
             delta("puts_stored"),
         );
     }
+    drop(calm);
+    drop(faulty);
     let calm = Stats::of(&calm_secs);
     let faulty = Stats::of(&faulty_secs);
     let ratio = faulty.median / calm.median;
@@ -170,33 +167,19 @@ fn check_online(data: &Path, env: &str, dir: &Path) -> BenchResult<usize> {
         if let Some(stem) = name.strip_suffix(".data")
             && let Some((key_hash, _md5)) = stem.split_once('.')
         {
-            stored.insert(key_hash.to_owned(), path.clone());
+            stored.insert(key_hash.to_owned(), path);
         }
     }
-    let mut checked = 0;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for entry in fs::read_dir(&folder)? {
-            let entry = entry?;
-            let path = entry.path();
-            if entry.file_type()?.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let key = path
-                .strip_prefix(dir)?
-                .to_str()
-                .ok_or("a non-UTF-8 name")?
-                .to_owned();
-            let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
-            let object = stored
-                .get(&key_hash)
-                .ok_or_else(|| format!("{key} is not online"))?;
-            if fs::read(object)? != fs::read(&path)? {
-                return Err(format!("{key} differs online").into());
-            }
-            checked += 1;
+    let files = files_below(dir)?;
+    for path in &files {
+        let key = path.strip_prefix(dir)?.to_str().ok_or("a non-UTF-8 name")?;
+        let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+        let object = stored
+            .get(&key_hash)
+            .ok_or_else(|| format!("{key} is not online"))?;
+        if fs::read(object)? != fs::read(path)? {
+            return Err(format!("{key} differs online").into());
         }
     }
-    Ok(checked)
+    Ok(files.len())
 }

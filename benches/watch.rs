@@ -24,7 +24,9 @@ use std::process::{Child, ExitCode, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use lab::{BIN, BenchResult, Emulator, Lab, Row, SEED, Settings, Sizes, chosen, generate};
+use lab::{
+    BIN, BenchResult, Emulator, Lab, Row, SEED, Settings, Sizes, chosen, files_below, generate,
+};
 
 /// The quiet period the latency target is stated for.
 const QUIET_MS: u64 = 200;
@@ -196,19 +198,7 @@ fn event(line: &str, message: &str) -> Option<serde_json::Value> {
 
 /// `count` files of the tree spread over its folders, with their keys.
 fn edit_targets(dir: &Path, count: usize) -> BenchResult<Vec<(PathBuf, String)>> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                folders.push(entry.path());
-            } else {
-                files.push(entry.path());
-            }
-        }
-    }
-    files.sort();
+    let files = files_below(dir)?;
     if files.len() < count {
         return Err(format!("{} files, {count} edits wanted", files.len()).into());
     }

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use common::{Answer, Canned, Harness, run_tool};
 use futures_util::StreamExt;
+use tcb_deploy::emulator;
 use tcb_deploy::site::ManifestStore;
 
 /// One bad input and what it must lead to.
@@ -378,8 +379,8 @@ const CATALOGUE: &[Case] = &[
         args: &["status", "--env", "site"],
         vars: &[
             ("TCB_ACCESS_TOKEN", ""),
-            ("TCB_COMPONENT_APPID", "wx-emulator-component"),
-            ("TCB_COMPONENT_APPSECRET", "emulator-component-secret"),
+            ("TCB_COMPONENT_APPID", emulator::COMPONENT_APPID),
+            ("TCB_COMPONENT_APPSECRET", emulator::COMPONENT_APPSECRET),
         ],
         cause: &["the verify ticket is missing"],
         fix: &["set TCB_COMPONENT_VERIFY_TICKET or component_verify_ticket_file"],
@@ -800,7 +801,7 @@ const CATALOGUE: &[Case] = &[
     },
     Case {
         name: "auth: the token file is empty",
-        prepare: |r| secret_file(r, "token", "\n", 0o600),
+        prepare: |r| secret_file(r, "token", "", 0o600),
         args: &["status", "--env", "site"],
         vars: &[("TCB_ACCESS_TOKEN", ""), ("TCB_TOKEN_FILE", "{root}/token")],
         cause: &["token_file", "/token is empty"],
@@ -833,8 +834,8 @@ const CATALOGUE: &[Case] = &[
         args: &["status", "--env", "site"],
         vars: &[
             ("TCB_ACCESS_TOKEN", ""),
-            ("TCB_COMPONENT_APPID", "wx-emulator-component"),
-            ("TCB_COMPONENT_APPSECRET", "emulator-component-secret"),
+            ("TCB_COMPONENT_APPID", emulator::COMPONENT_APPID),
+            ("TCB_COMPONENT_APPSECRET", emulator::COMPONENT_APPSECRET),
             ("TCB_COMPONENT_VERIFY_TICKET_FILE", "{root}/ticket"),
         ],
         cause: &[
@@ -849,9 +850,9 @@ const CATALOGUE: &[Case] = &[
         args: &["status", "--env", "site"],
         vars: &[
             ("TCB_ACCESS_TOKEN", ""),
-            ("TCB_COMPONENT_APPID", "wx-emulator-component"),
+            ("TCB_COMPONENT_APPID", emulator::COMPONENT_APPID),
             ("TCB_COMPONENT_APPSECRET_FILE", "{root}/appsecret"),
-            ("TCB_COMPONENT_VERIFY_TICKET", "emulator-verify-ticket"),
+            ("TCB_COMPONENT_VERIFY_TICKET", emulator::VERIFY_TICKET),
         ],
         cause: &["invalid component_appsecret_file", "cannot be read"],
         fix: &["check the path and its permissions"],
@@ -902,7 +903,7 @@ const CATALOGUE: &[Case] = &[
     Case {
         name: "auth: a token file others can read",
         against: Against::Deployed,
-        prepare: |r| secret_file(r, "token", "emulator-dev-token\n", 0o644),
+        prepare: |r| secret_file(r, "token", emulator::DEV_ACCESS_TOKEN, 0o644),
         args: &["status", "--env", "site"],
         vars: &[
             ("TCB_COMPONENT_APPID", ""),
@@ -922,7 +923,7 @@ const CATALOGUE: &[Case] = &[
     Case {
         name: "auth: a verify ticket file others can read",
         against: Against::Deployed,
-        prepare: |r| secret_file(r, "ticket", "emulator-verify-ticket\n", 0o640),
+        prepare: |r| secret_file(r, "ticket", emulator::VERIFY_TICKET, 0o640),
         args: &["status", "--env", "site"],
         vars: &[
             ("TCB_COMPONENT_VERIFY_TICKET", ""),
@@ -938,7 +939,7 @@ const CATALOGUE: &[Case] = &[
     Case {
         name: "auth: an app secret file others can read",
         against: Against::Deployed,
-        prepare: |r| secret_file(r, "appsecret", "emulator-component-secret\n", 0o604),
+        prepare: |r| secret_file(r, "appsecret", emulator::COMPONENT_APPSECRET, 0o604),
         args: &["status", "--env", "site"],
         vars: &[
             ("TCB_COMPONENT_APPSECRET", ""),
@@ -954,7 +955,7 @@ const CATALOGUE: &[Case] = &[
     Case {
         name: "auth: a refresh token file others can read",
         against: Against::Deployed,
-        prepare: |r| secret_file(r, "refresh", "emulator-authorizer-refresh-token\n", 0o644),
+        prepare: |r| secret_file(r, "refresh", emulator::AUTHORIZER_REFRESH_TOKEN, 0o644),
         args: &["envs"],
         vars: &[
             ("TCB_AUTHORIZER_REFRESH_TOKEN", ""),
@@ -1269,7 +1270,7 @@ const CATALOGUE: &[Case] = &[
         ..ROW
     },
     // ── Every errcode of the API pages ───────────────────────────────────────────────────
-    // A busy service is tried four times before the user is told.
+    // A busy service is tried eight times (`retry_attempts`' default) before the user is told.
     Case {
         sent: Sent::Requests(8),
         ..errcode(
@@ -1662,7 +1663,7 @@ impl Service {
                 (key.to_string(), bytes.unwrap_or_default())
             })
             .collect();
-        let manifests = files_below(&root.join("state/manifests"));
+        let manifests = file_bytes_below(&root.join("state/manifests"));
         if manifests.is_empty() {
             return Err("the first deploy left no manifest".to_owned());
         }
@@ -1708,7 +1709,7 @@ impl Service {
     fn issued_credentials(&self) -> Vec<String> {
         match self {
             Service::Canned(_) => ["feedface", "fake-cos-token"].map(String::from).to_vec(),
-            Service::Emulator { h, .. } => h.issued_credentials(),
+            Service::Emulator { h, .. } => h.emulator.issued_credentials(),
         }
     }
 
@@ -1742,7 +1743,7 @@ impl Service {
                 }
                 Err(e) => problems.push(format!("the manifest cannot be read: {e}")),
             }
-        } else if files_below(&root.join("state/manifests")) != before.manifests {
+        } else if file_bytes_below(&root.join("state/manifests")) != before.manifests {
             problems.push("the manifest changed".to_owned());
         }
         problems
@@ -1760,24 +1761,12 @@ fn emulator_vars(h: &Harness, root: &Path) -> Vec<(String, String)> {
     vars
 }
 
-/// Every file below `dir` and its bytes.
-fn files_below(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                files.insert(path, bytes);
-            }
-        }
-    }
-    files
+/// Every readable file below `dir` and its bytes.
+fn file_bytes_below(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    common::files_below(dir)
+        .into_iter()
+        .filter_map(|path| std::fs::read(&path).ok().map(|bytes| (path, bytes)))
+        .collect()
 }
 
 // ── What cases put in their folder ──────────────────────────────────────────────────────
@@ -1793,9 +1782,7 @@ fn site(root: &Path) {
 }
 
 fn write(root: &Path, relative: &str, text: &str) {
-    let path = root.join(relative);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
+    common::write_files(root, [(relative, text)]);
 }
 
 fn config(root: &Path, text: &str) {
@@ -1815,9 +1802,7 @@ fn link(root: &Path, relative: &str, target: &str) {
 /// A file whose name is given as bytes (not necessarily UTF-8).
 fn write_bytes_name(root: &Path, relative: &[u8], text: &str) {
     use std::os::unix::ffi::OsStrExt;
-    let path = root.join(std::ffi::OsStr::from_bytes(relative));
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
+    common::write_files(root, [(std::ffi::OsStr::from_bytes(relative), text)]);
 }
 
 fn fifo(root: &Path, relative: &str) {
@@ -1837,9 +1822,10 @@ fn sparse(root: &Path, relative: &str, size: u64) {
 }
 
 /// A file holding a secret, with these permissions.
-fn secret_file(root: &Path, name: &str, text: &str, mode: u32) {
+/// A file holding `value` and a line break, with permissions `mode`.
+fn secret_file(root: &Path, name: &str, value: &str, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     let path = root.join(name);
-    std::fs::write(&path, text).expect("write");
+    std::fs::write(&path, format!("{value}\n")).expect("write");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }

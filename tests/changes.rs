@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Harness, Run, run_tool};
 use tcb_deploy::emulator::PutHook;
-use tcb_deploy::site::manifest::ManifestStore;
 
 const ENV: &str = "site";
 
@@ -44,23 +43,10 @@ async fn deploy(h: &Harness, dir: &Path) -> Run {
     run_tool(&args, &h.vars()).await
 }
 
-fn report(run: &Run) -> serde_json::Value {
-    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {run:?}"))
-}
-
-/// The manifest's MD5 of `key`, which must be the online object's.
-fn recorded_md5(h: &Harness, key: &str) -> String {
-    let manifest = ManifestStore::new(h.state.path(), ENV, "")
-        .load()
-        .expect("manifest");
-    let entry = manifest.files.get(key).expect("recorded");
-    let online = h.emulator.object(ENV, key).expect("online");
-    assert_eq!(
-        entry.digest.md5_hex(),
-        online.md5,
-        "{key}: recorded is what is online"
-    );
-    online.md5
+/// `key` is recorded, and what the manifest records is online.
+fn assert_recorded(h: &Harness, key: &str) {
+    let manifest = h.online_manifest(ENV, key);
+    assert!(manifest.files.contains_key(key), "{key} recorded");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -80,15 +66,15 @@ async fn a_file_rewritten_during_its_put_is_recorded_as_the_bytes_sent() {
         h.emulator.object(ENV, "a.txt").expect("online").bytes,
         b"first"
     );
-    recorded_md5(&h, "a.txt");
+    assert_recorded(&h, "a.txt");
 
     // The next deploy sees the new content and sends it.
     let run = deploy(&h, dir.path()).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(report(&run)["uploaded"], 1, "{run:?}");
+    assert_eq!(run.json()["uploaded"], 1, "{run:?}");
     let online = h.emulator.object(ENV, "a.txt").expect("online");
     assert_eq!(online.bytes, b"second, longer");
-    recorded_md5(&h, "a.txt");
+    assert_recorded(&h, "a.txt");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -110,7 +96,7 @@ async fn a_large_file_changed_while_streamed_is_recorded_as_what_arrived() {
 
     let run = deploy(&h, dir.path()).await;
     assert_eq!(run.code, 0, "{run:?}");
-    recorded_md5(&h, "big.bin");
+    assert_recorded(&h, "big.bin");
     let run = deploy(&h, dir.path()).await;
     assert_eq!(run.code, 0, "{run:?}");
     let local = std::fs::read(&path).expect("read");
@@ -119,7 +105,7 @@ async fn a_large_file_changed_while_streamed_is_recorded_as_what_arrived() {
         online.bytes == local,
         "the second deploy leaves the current file online"
     );
-    recorded_md5(&h, "big.bin");
+    assert_recorded(&h, "big.bin");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,13 +123,13 @@ async fn a_file_that_vanishes_before_its_upload_is_dropped_quietly() {
 
     let run = deploy(&h, dir.path()).await;
     assert_eq!(run.code, 0, "{run:?}");
-    let report = report(&run);
+    let report = run.json();
     assert_eq!(report["uploaded"], 2, "{run:?}");
     assert_eq!(report["failed"], 0, "{run:?}");
     assert!(!run.stderr.contains("b.txt"), "no noise about it: {run:?}");
     assert!(h.emulator.object(ENV, "b.txt").is_none());
-    recorded_md5(&h, "a.txt");
-    recorded_md5(&h, "c.txt");
+    assert_recorded(&h, "a.txt");
+    assert_recorded(&h, "c.txt");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -163,7 +149,7 @@ async fn an_unreadable_file_fails_alone_with_its_path_and_reason() {
     let run = common::finish(&mut command).await;
 
     assert_eq!(run.code, 1, "{run:?}");
-    let report = report(&run);
+    let report = run.json();
     assert_eq!(report["uploaded"], 2, "{run:?}");
     let failure = &report["failures"][0];
     assert_eq!(failure["path"], "secret.txt", "{run:?}");

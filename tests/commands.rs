@@ -4,7 +4,7 @@
 mod common;
 
 use common::daemon::Daemon;
-use common::{Harness, http_post, run_tool, vars};
+use common::{Harness, free_port, http_post, run_tool, vars};
 use tcb_deploy::emulator;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -26,7 +26,7 @@ async fn create_wait_then_status_shows_the_site_online() {
     assert!(run.stdout.contains(&format!("url     {url}")), "{run:?}");
 
     let run = h.run(&["status", "--env", "demo-1", "--json"]).await;
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let report = run.json();
     assert_eq!(report["status"], "online");
     assert_eq!(report["url"], url.as_str());
     assert_eq!(report["env"], "demo-1");
@@ -57,7 +57,7 @@ async fn envs_lists_environments_through_the_authorizer_token() {
     assert_eq!(h.api_calls("cgi-bin/component/api_authorizer_token"), 1);
 
     let run = h.run(&["envs", "--env", "beta", "--json"]).await;
-    let envs: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let envs = run.json();
     assert_eq!(envs.as_array().map(Vec::len), Some(1), "{run:?}");
     assert_eq!(envs[0]["env"], "beta");
 }
@@ -86,7 +86,7 @@ async fn share_prints_each_confirmation_url_and_fails_on_a_bad_appid() {
         .run(&["share", "--env", "shared", "--appid", good, "--json"])
         .await;
     assert_eq!(run.code, 0, "{run:?}");
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let report = run.json();
     assert_eq!(report["confirmations"][0]["appid"], good);
     assert_eq!(report["errors"].as_array().map(Vec::len), Some(0));
 }
@@ -208,7 +208,7 @@ async fn no_command_prints_a_secret_even_at_trace_level() {
     ]
     .map(String::from)
     .to_vec();
-    let issued = h.issued_credentials();
+    let issued = h.emulator.issued_credentials();
     // Component and authorizer tokens, and for each upload a link token and a signature.
     assert!(issued.len() >= 8, "{issued:?}");
     secrets.extend(issued);
@@ -234,21 +234,7 @@ async fn no_command_prints_a_secret_even_at_trace_level() {
         .trim_start_matches("http://")
         .parse()
         .expect("an address");
-    let token: serde_json::Value = serde_json::from_str(
-        &http_post(
-            addr,
-            "/cgi-bin/component/api_component_token",
-            &serde_json::json!({
-                "component_appid": emulator::COMPONENT_APPID,
-                "component_appsecret": emulator::COMPONENT_APPSECRET,
-                "component_verify_ticket": emulator::VERIFY_TICKET,
-            })
-            .to_string(),
-        )
-        .await,
-    )
-    .expect("JSON");
-    let token = token["component_access_token"].as_str().expect("a token");
+    let token = common::component_token(addr).await;
     let with_token = |path: &str| format!("{path}?access_token={token}");
     http_post(
         addr,
@@ -324,11 +310,4 @@ fn unredacted(text: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }

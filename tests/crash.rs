@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Harness, Run};
+use common::{Harness, Run, write_files};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tcb_deploy::site::hash::digest_of;
@@ -23,14 +23,6 @@ const ENV: &str = "site";
 /// The site's files by key.
 type Files = BTreeMap<String, Vec<u8>>;
 
-fn write_files(root: &Path, files: &Files) {
-    for (key, bytes) in files {
-        let path = root.join(key);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, bytes).expect("write");
-    }
-}
-
 fn random_bytes(rng: &mut StdRng) -> Vec<u8> {
     let len = rng.random_range(100..2000);
     (0..len).map(|_| rng.random::<u8>()).collect()
@@ -40,17 +32,6 @@ fn manifest(h: &Harness) -> Manifest {
     ManifestStore::new(h.state.path(), ENV, "")
         .load()
         .expect("manifest loads")
-}
-
-/// Every file the manifest names is online with the recorded content.
-fn assert_manifest_names_only_online_files(h: &Harness, context: &str) {
-    for (key, entry) in manifest(h).files.iter() {
-        let online = h
-            .emulator
-            .object(ENV, key)
-            .unwrap_or_else(|| panic!("{context}: {key} recorded but not online"));
-        assert_eq!(online.md5, entry.digest.md5_hex(), "{context}: {key}");
-    }
 }
 
 /// Local files the manifest does not record with their current content.
@@ -95,9 +76,7 @@ fn deploy_command(h: &Harness, dir: &Path) -> tokio::process::Command {
 }
 
 fn uploaded(run: &Run) -> u64 {
-    let report: serde_json::Value =
-        serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {run:?}"));
-    report["uploaded"].as_u64().expect("uploaded")
+    run.json()["uploaded"].as_u64().expect("uploaded")
 }
 
 /// Starts a deploy and kills it (SIGKILL) once it has logged `after` uploads, or lets it end
@@ -148,7 +127,7 @@ async fn a_deploy_killed_at_random_points_is_completed_by_the_rerun() {
         }
         let kill_after = rng.random_range(0..=260);
         deploy_and_kill(&h, dir.path(), kill_after).await;
-        assert_manifest_names_only_online_files(&h, &context);
+        h.online_manifest(ENV, &context);
 
         let missing = unrecorded(&h, &files);
         recorded_at_kill.push(files.len() - missing);
@@ -168,7 +147,7 @@ async fn a_deploy_killed_at_random_points_is_completed_by_the_rerun() {
             "{context}"
         );
         assert_remote_equals_local(&h, &files, &context);
-        assert_manifest_names_only_online_files(&h, &context);
+        h.online_manifest(ENV, &context);
         assert_eq!(unrecorded(&h, &files), 0, "{context}");
     }
     eprintln!("seed {seed}: files recorded at each kill {recorded_at_kill:?}");
@@ -269,6 +248,6 @@ async fn a_full_disk_fails_the_save_and_keeps_the_previous_manifest() {
     assert!(h.emulator.object(ENV, "new.txt").is_some());
     let rerun = common::finish(&mut deploy_command(&h, dir.path())).await;
     assert_eq!(rerun.code, 0, "{rerun:?}");
-    assert_manifest_names_only_online_files(&h, "after the rerun");
+    h.online_manifest(ENV, "after the rerun");
     assert!(manifest(&h).files.contains_key("new.txt"));
 }

@@ -48,10 +48,6 @@ async fn deploy(h: &Harness, dir: &Path, extra: &[&str]) -> Run {
     h.run(&args).await
 }
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {run:?}"))
-}
-
 fn links(h: &Harness) -> u64 {
     h.api_calls("componenttcb/staticuploadfile")
 }
@@ -65,7 +61,7 @@ async fn a_site_arrives_byte_identical_with_the_right_types() {
 
     let run = deploy(&h, dir.path(), &["--json"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(report["uploaded"], files.len());
     assert_eq!(report["failed"], 0);
     assert_eq!(report["unchanged"], 0);
@@ -146,7 +142,7 @@ async fn only_what_changed_is_uploaded() {
     // Unchanged: no link asked, nothing sent.
     let run = deploy(&h, dir.path(), &["--json"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(json(&run)["unchanged"], files.len());
+    assert_eq!(run.json()["unchanged"], files.len());
     assert_eq!(links(&h), links_before);
     assert_eq!(h.emulator.counters().puts, puts_before);
 
@@ -159,7 +155,7 @@ async fn only_what_changed_is_uploaded() {
     std::fs::write(dir.path().join("new.css"), b"p{}").expect("write");
     let run = deploy(&h, dir.path(), &["--json"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(report["uploaded"], 2);
     assert_eq!(report["unchanged"], files.len() - 1);
     assert_eq!(h.emulator.counters().puts, puts_before + 2);
@@ -186,7 +182,7 @@ async fn a_fresh_runner_redeploying_an_unchanged_site_uploads_nothing() {
     let state = fresh.path().to_str().expect("utf-8");
     let run = deploy(&h, dir.path(), &["--json", "--state-dir", state]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(report["uploaded"], 0, "{run:?}");
     assert_eq!(report["unchanged"], files.len());
     assert_eq!(h.emulator.counters().puts, puts);
@@ -204,7 +200,7 @@ async fn files_removed_locally_are_reported_stale_not_deleted() {
     let run = deploy(&h, dir.path(), &["--json"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
-        json(&run)["stale_remote"],
+        run.json()["stale_remote"],
         serde_json::json!(["data/config.json"])
     );
     assert!(h.emulator.object("site", "data/config.json").is_some());
@@ -232,9 +228,18 @@ async fn with_put_failures_the_manifest_names_only_files_that_are_online() {
     let mut vars = h.vars();
     vars.push(("TCB_RETRY_ATTEMPTS".into(), "2".into()));
     let dir_arg = dir.path().to_str().expect("utf-8");
-    let args = ["deploy", "--env", "site", "--dir", dir_arg, "--json"];
-    let run = run_tool(&[&args[..], &["--concurrency", "1"]].concat(), &vars).await;
-    let report = json(&run);
+    let args = [
+        "deploy",
+        "--env",
+        "site",
+        "--dir",
+        dir_arg,
+        "--json",
+        "--concurrency",
+        "1",
+    ];
+    let run = run_tool(&args, &vars).await;
+    let report = run.json();
     let failed = report["failed"].as_u64().expect("failed");
     assert!(failed > 0, "the fault rate should fail some files: {run:?}");
     assert_eq!(run.code, 1, "{run:?}");
@@ -243,17 +248,31 @@ async fn with_put_failures_the_manifest_names_only_files_that_are_online() {
         Some(failed as usize)
     );
 
-    let store = tcb_deploy::site::manifest::ManifestStore::new(h.state.path(), "site", "");
-    let manifest = store.load().expect("manifest");
+    let manifest = h.online_manifest("site", "after a partly failed deploy");
     assert!(!manifest.files.is_empty(), "some files were recorded");
-    for (key, entry) in &manifest.files {
-        let online = h
-            .emulator
-            .object("site", key)
-            .unwrap_or_else(|| panic!("{key} recorded but not online"));
-        assert_eq!(online.md5, entry.digest.md5_hex(), "{key}");
-    }
     assert!(manifest.files.len() < files.len());
+}
+
+/// The catalogue checks the warning and that nothing leaves the folder; the report counts the
+/// skip.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_file_is_counted_in_the_report() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("secret.txt"), b"private").expect("write");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("index.html"), b"<p>").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dir.path().join("leak.txt"),
+    )
+    .expect("symlink");
+    let run = deploy(&h, dir.path(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["uploaded"], 1, "{run:?}");
+    assert_eq!(report["skipped"], 1, "{run:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -276,7 +295,7 @@ async fn plan_shows_reasons_and_asks_for_no_link() {
     let run = h
         .run(&["deploy", "--env", "site", "--dir", d, "--dry-run", "--json"])
         .await;
-    let report = json(&run);
+    let report = run.json();
     assert_eq!(report["planned"].as_array().map(Vec::len), Some(12));
     assert_eq!(report["planned"][0]["reason"], "new");
     assert_eq!(links(&h), 0);
@@ -310,7 +329,7 @@ async fn config_sites_are_deployed_with_their_prefix_and_rules() {
         ])
         .await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(json(&run)["site"], "docs");
+    assert_eq!(run.json()["site"], "docs");
     let app = h
         .emulator
         .object("site", "docs/assets/app.js")
@@ -344,7 +363,7 @@ async fn a_deploy_survives_a_busy_api_and_failing_puts() {
     // One upload at a time: the seeded faults then hit the same calls on every run.
     let run = deploy(&h, dir.path(), &["--json", "--concurrency", "1"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(json(&run)["uploaded"], files.len());
+    assert_eq!(run.json()["uploaded"], files.len());
     let counters = h.emulator.counters();
     assert!(
         counters.puts > counters.puts_stored,

@@ -17,18 +17,20 @@ fn site() -> tempfile::TempDir {
         ("assets/img/logo.png", 20_000),
         ("data/hello.json", 9),
     ];
-    for (path, size) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, "x".repeat(size)).expect("write");
-    }
+    common::write_files(
+        dir.path(),
+        files.map(|(path, size)| (path, "x".repeat(size))),
+    );
     dir
 }
 
-/// `deploy` of `dir` with `--log-format FORMAT`; `NO_COLOR` is left unset, as on a fresh
-/// machine, so that only the terminal test decides colour.
-async fn deploy(h: &Harness, dir: &Path, format: &str) -> Run {
-    let dir = dir.to_str().expect("UTF-8");
+/// A successful `deploy` of [`site`] with `--log-format FORMAT`; `NO_COLOR` is left unset, as
+/// on a fresh machine, so that only the terminal test decides colour.
+async fn deploy(format: &str) -> (tempfile::TempDir, Run) {
+    let h = Harness::start().await;
+    h.create_store("logs").await;
+    let dir = site();
+    let path = dir.path().to_str().expect("UTF-8");
     let args = [
         "--log-format",
         format,
@@ -36,18 +38,16 @@ async fn deploy(h: &Harness, dir: &Path, format: &str) -> Run {
         "--env",
         "logs",
         "--dir",
-        dir,
+        path,
     ];
-    finish(tool(&args, &h.vars()).env_remove("NO_COLOR")).await
+    let run = finish(tool(&args, &h.vars()).env_remove("NO_COLOR")).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    (dir, run)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_are_one_object_per_line_with_the_documented_fields() {
-    let h = Harness::start().await;
-    h.create_store("logs").await;
-    let dir = site();
-    let run = deploy(&h, dir.path(), "json").await;
-    assert_eq!(run.code, 0, "{run:?}");
+    let (dir, run) = deploy("json").await;
 
     let mut uploaded = BTreeSet::new();
     for line in run.stderr.lines() {
@@ -87,11 +87,7 @@ async fn json_logs_are_one_object_per_line_with_the_documented_fields() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn text_logs_on_a_pipe_have_no_colour_and_aligned_upload_columns() {
-    let h = Harness::start().await;
-    h.create_store("logs").await;
-    let dir = site();
-    let run = deploy(&h, dir.path(), "text").await;
-    assert_eq!(run.code, 0, "{run:?}");
+    let (_dir, run) = deploy("text").await;
     assert!(!run.stderr.contains('\x1b'), "{:?}", run.stderr);
 
     let uploads: Vec<&str> = run
@@ -139,13 +135,10 @@ async fn text_logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
             env!("CARGO_BIN_EXE_tcb-deploy"),
             dir.path().display()
         );
-        let mut script = tokio::process::Command::new("script");
+        let mut script = common::isolated("script", &h.vars());
         script
             .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(h.vars())
-            .stdin(std::process::Stdio::null());
+            .env_remove("NO_COLOR");
         if let Some(value) = no_color {
             script.env("NO_COLOR", value);
         }
@@ -203,8 +196,7 @@ fn readme_documents_every_field_of_info_warn_and_error_events() {
 
 /// The names in the first column of the tables of README's `## Logs` section.
 fn documented_fields() -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
+    let readme = common::repo_text("README.md");
     let section = readme
         .split("\n## Logs\n")
         .nth(1)
@@ -228,12 +220,11 @@ fn documented_fields() -> BTreeSet<String> {
 /// fails the test rather than being skipped. Its limits: `event!(Level::INFO, …)`, a macro
 /// imported under another name, fields made by another macro, a top-level comma in a field's
 /// value (a closure's parameters, a turbofish) and byte raw strings (`br"…"`) are not read
-/// right. Test code is skipped: files named `tests.rs`, and a file from its
-/// `#[cfg(test)] mod tests {` on.
+/// right. Test code is skipped: files named `tests.rs` or in a `tests` folder, and a file from
+/// its `#[cfg(test)] mod tests {` on.
 fn logged_fields() -> BTreeMap<String, Vec<String>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
+    let files = rust_files(&root.join("src"));
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for file in files {
         let source = std::fs::read_to_string(&file).expect("read");
@@ -267,21 +258,18 @@ fn test_module(source: &str) -> usize {
         .map_or(source.len(), |after| after - "#[cfg(test)]".len())
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs")
-            && path.file_name().is_some_and(|n| n != "tests.rs")
-        {
-            out.push(path);
-        }
-    }
+/// The library's source files, without test code: files named `tests.rs` and the files of
+/// `tests` folders.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    common::files_below(dir)
+        .into_iter()
+        .filter(|path| {
+            let below = path.strip_prefix(dir).unwrap_or(path);
+            below.extension().is_some_and(|e| e == "rs")
+                && below.file_name().is_some_and(|n| n != "tests.rs")
+                && !below.components().any(|c| c.as_os_str() == "tests")
+        })
+        .collect()
 }
 
 /// `source` without comments, every string and char literal emptied (`""`, `' '`), so that
@@ -303,8 +291,10 @@ fn code(source: &str) -> String {
         } else if s[i] == b'"' {
             i = string_end(s, i + 1);
             out.extend_from_slice(b"\"\"");
-        } else if s[i] == b'r' && !after_ident && raw_string_hashes(rest).is_some() {
-            let hashes = raw_string_hashes(rest).unwrap_or_default();
+        } else if s[i] == b'r'
+            && !after_ident
+            && let Some(hashes) = raw_string_hashes(rest)
+        {
             let close: Vec<u8> = std::iter::once(b'"').chain(vec![b'#'; hashes]).collect();
             let body = &rest[2 + hashes..];
             let end = body

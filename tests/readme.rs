@@ -181,8 +181,7 @@ const COMMANDS: &[(&str, Check)] = &[
 ];
 
 fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md")
+    common::repo_text("README.md")
 }
 
 /// The commands of each `sh` block: lines that are not blank or comments, with `\`
@@ -270,10 +269,7 @@ impl Scratch {
              sleep 3600 & child=$!\n\
              wait $child\n",
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = common::free_port();
         let binary = Path::new(env!("CARGO_BIN_EXE_tcb-deploy"));
         let path = format!(
             "{}:{}:{}",
@@ -284,7 +280,6 @@ impl Scratch {
         let vars = [
             ("PATH", path),
             ("HOME", home.display().to_string()),
-            ("NO_COLOR", "1".into()),
             ("TCB_API_BASE", "local".into()),
             ("TCB_EMULATOR_ADDR", format!("127.0.0.1:{port}")),
         ]
@@ -307,14 +302,11 @@ impl Scratch {
             .replace("cargo run -q -- ", "tcb-deploy ")
             .replace('…', tcb_deploy::emulator::DEV_ACCESS_TOKEN)
             .replace("8790", &self.port.to_string());
-        let mut shell = tokio::process::Command::new("bash");
+        let vars: Vec<(String, String)> = self.vars.clone().into_iter().collect();
+        let mut shell = common::isolated("bash", &vars);
         shell
             .args(["-c", &if serves { format!("exec {text}") } else { text }])
-            .current_dir(&self.project)
-            .env_clear()
-            .envs(&self.vars)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
+            .current_dir(&self.project);
         shell
     }
 
@@ -384,9 +376,7 @@ fn configuration_reference_names_every_key() {
     let keys = serde_json::to_value(Settings::default()).expect("settings serialise");
     let keys = keys.as_object().expect("an object");
     let readme = readme();
-    let example =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy.example.toml"))
-            .expect("deploy.example.toml");
+    let example = common::repo_text("deploy.example.toml");
     for key in keys.keys().filter(|k| *k != "site") {
         let row = format!("| `{key}` | `TCB_{}` |", key.to_uppercase());
         assert!(

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 
 use common::{Harness, Run, finish};
 use tempfile::TempDir;
@@ -38,10 +37,7 @@ impl Ci {
             Ci::Github => "github-actions.yml",
             Ci::Gitlab => "gitlab-ci.yml",
         };
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("config")
-            .join(name);
-        let text = std::fs::read_to_string(&path).expect("the recipe");
+        let text = common::repo_text(&format!("config/{name}"));
         let mut docs =
             YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{name} parses: {e}"));
         assert_eq!(docs.len(), 1, "{name} holds one document");
@@ -89,11 +85,7 @@ impl Job {
         // Against the real service deploy does not open the website: `create` has done it.
         h.create_store(ENV).await;
         let checkout = tempfile::tempdir().expect("temp dir");
-        for (path, text) in SITE {
-            let file = checkout.path().join("dist").join(path);
-            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-            std::fs::write(file, text).expect("write");
-        }
+        common::write_files(&checkout.path().join("dist"), SITE.iter().copied());
         Job { h, checkout }
     }
 
@@ -349,15 +341,11 @@ async fn sh(dir: &Path, script: &str, vars: &[(String, String)]) -> Run {
         std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&system)),
     )
     .expect("PATH");
-    let mut command = tokio::process::Command::new("bash");
+    let mut command = common::isolated("bash", vars);
     command
         .args(["-eo", "pipefail", "-c", script])
         .current_dir(dir)
-        .env_clear()
-        .env("PATH", path)
-        .envs(vars.iter().cloned())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+        .env("PATH", path);
     finish(&mut command).await
 }
 

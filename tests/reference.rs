@@ -5,18 +5,29 @@ mod common;
 
 use common::{run_tool, vars};
 
-const COMMANDS: &[&str] = &[
-    "deploy",
-    "plan",
-    "watch",
-    "status",
-    "create",
-    "envs",
-    "share",
-    "emulator",
-    "completions",
-    "man",
-];
+/// Every command of the command line, from its definition.
+fn commands() -> Vec<String> {
+    use clap::CommandFactory;
+    tcb_deploy::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect()
+}
+
+/// How each generator writes a command that may follow `tcb-deploy`, and a long flag.
+fn forms(shell: &str, command: &str, flag: &str) -> (String, String) {
+    match shell {
+        "bash" => (format!("tcb__deploy,{command})"), format!("--{flag}")),
+        "zsh" => (format!("'{command}:"), format!("'--{flag}")),
+        "fish" => (format!("-a \"{command}\""), format!("-l {flag}")),
+        "elvish" => (format!("cand {command} "), format!("cand --{flag} ")),
+        "powershell" => (
+            format!("::new('{command}', "),
+            format!("::new('--{flag}', "),
+        ),
+        other => panic!("no forms for {other}"),
+    }
+}
 
 #[tokio::test]
 async fn completion_scripts_name_every_command_and_flag() {
@@ -25,11 +36,15 @@ async fn completion_scripts_name_every_command_and_flag() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let run = run_tool(&["completions", shell], &broken).await;
         assert_eq!(run.code, 0, "{shell}: {run:?}");
-        for command in COMMANDS {
-            assert!(run.stdout.contains(command), "{shell}: no {command}");
+        let commands = commands();
+        assert!(commands.iter().any(|c| c == "init"), "{commands:?}");
+        for command in &commands {
+            let (form, _) = forms(shell, command, "");
+            assert!(run.stdout.contains(&form), "{shell}: no {command}");
         }
         for flag in ["concurrency", "verify-remote", "log-format", "dry-run"] {
-            assert!(run.stdout.contains(flag), "{shell}: no --{flag}");
+            let (_, form) = forms(shell, "", flag);
+            assert!(run.stdout.contains(&form), "{shell}: no --{flag}");
         }
     }
 }
@@ -63,8 +78,9 @@ async fn the_man_page_is_roff_with_every_command() {
         run.stdout
             .contains("Keeps a WeChat CloudBase static website")
     );
-    for command in COMMANDS {
-        assert!(run.stdout.contains(command), "no {command}");
+    for command in commands() {
+        let page = format!("tcb\\-deploy\\-{}(1)", command.replace('-', "\\-"));
+        assert!(run.stdout.contains(&page), "no {page}");
     }
 }
 

@@ -175,15 +175,7 @@ async fn sigterm_during_a_cycle_lets_uploads_finish_and_exits_0() {
         counters.puts_stored < 2 + 20,
         "the stop came before the cycle's end"
     );
-    let store = tcb_deploy::site::manifest::ManifestStore::new(h.state.path(), "site", "");
-    let manifest = store.load().expect("manifest");
-    for (key, entry) in &manifest.files {
-        let object = h
-            .emulator
-            .object("site", key)
-            .unwrap_or_else(|| panic!("{key} recorded, not online"));
-        assert_eq!(object.md5, entry.digest.md5_hex(), "{key}");
-    }
+    let manifest = h.online_manifest("site", "after the stop");
     assert_eq!(
         manifest.files.len() as u64,
         counters.puts_stored,
@@ -356,11 +348,7 @@ async fn health_status_and_prometheus_metrics_are_served() {
     h.create_store("site").await;
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let args = [
         "watch",
         "--env",

@@ -187,3 +187,21 @@ pub fn describe_sizes(lengths: &[u64]) {
         sorted.iter().filter(|&&l| l >= 1_000_000).count()
     );
 }
+
+/// Every file below `dir`, sorted.
+pub fn files_below(dir: &Path) -> BenchResult<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                folders.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}

@@ -161,11 +161,10 @@ pub fn config(data: &[u8]) {
         timeouts.idle,
         watch.quiet,
         watch.max_wait,
+        watch.status_interval,
+        watch.stop_grace,
     ];
-    let times = times
-        .into_iter()
-        .chain([watch.status_interval, watch.stop_grace]);
-    for time in times.chain(watch.poll) {
+    for time in times.into_iter().chain(watch.poll) {
         assert!(
             now.checked_add(time).is_some(),
             "{time:?} overflows the clock"

@@ -81,13 +81,10 @@ impl ComponentTokens {
         {
             return Ok(token.clone());
         }
-        if matches!(self.source, ComponentSource::Fixed(_)) {
-            return Err(AuthError::Refused {
-                source_name: self.source_name(),
-                reason: reason.to_owned(),
-            });
+        // A token given as is has no newer one: the check below refuses it without the log.
+        if !matches!(self.source, ComponentSource::Fixed(_)) {
+            tracing::info!(reason, "access token refused; obtaining a new one");
         }
-        tracing::info!(reason, "access token refused; obtaining a new one");
         let token = self.obtain(&mut cached).await?;
         if &token == stale {
             return Err(AuthError::Refused {

@@ -231,10 +231,7 @@ impl SiteDeployer {
                     Ok(Some(relative)) => format!("{}{relative}", site.prefix),
                     _ => skipped.path.display().to_string(),
                 };
-                report.fail(
-                    key,
-                    "larger than 5 GiB, the most one upload can take; exclude it with `ignore`",
-                );
+                report.fail(key, skipped.reason.to_string());
             } else {
                 report.skipped += 1;
             }
@@ -526,7 +523,7 @@ async fn forget_replaced(
     if uploads.is_empty() {
         return Ok(false);
     }
-    let replaced: Vec<String> = uploads
+    let replaced: HashSet<String> = uploads
         .iter()
         .map(|u| local[u.local].key.as_str())
         .filter(|key| record.files.contains_key(key))
@@ -534,8 +531,7 @@ async fn forget_replaced(
         .collect();
     let store = Arc::clone(store);
     if !replaced.is_empty() {
-        let keys: HashSet<&str> = replaced.iter().map(String::as_str).collect();
-        record.files.retain(|key, _| !keys.contains(key));
+        record.files.retain(|key, _| !replaced.contains(key));
         blocking(move || store.note_replacing(replaced.iter().map(String::as_str))).await??;
         return Ok(true);
     }

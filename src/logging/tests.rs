@@ -305,10 +305,9 @@ fn json_values_keep_their_kind() {
 
 #[test]
 fn verbosity_flags_pick_this_crates_level() {
-    let level = |verbose, quiet| directives(verbose, quiet);
-    assert_eq!(level(0, 0), "warn,notify=error,tcb_deploy=info");
-    assert_eq!(level(1, 0), "warn,notify=error,tcb_deploy=debug");
-    assert_eq!(level(2, 0), "warn,notify=error,tcb_deploy=trace");
-    assert_eq!(level(0, 1), "warn,notify=error,tcb_deploy=warn");
-    assert_eq!(level(0, 2), "warn,notify=error,tcb_deploy=error");
+    assert_eq!(directives(0, 0), "warn,notify=error,tcb_deploy=info");
+    assert_eq!(directives(1, 0), "warn,notify=error,tcb_deploy=debug");
+    assert_eq!(directives(2, 0), "warn,notify=error,tcb_deploy=trace");
+    assert_eq!(directives(0, 1), "warn,notify=error,tcb_deploy=warn");
+    assert_eq!(directives(0, 2), "warn,notify=error,tcb_deploy=error");
 }

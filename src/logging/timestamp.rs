@@ -8,66 +8,25 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const SECS_PER_DAY: u64 = 86_400;
-
-/// An instant split into a UTC calendar day and a time of day.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Utc {
-    days: u64,
-    secs_of_day: u64,
-    micros: u32,
-}
+/// An instant in UTC, as RFC 3339 with microseconds: `2026-11-23T06:37:43.700512Z`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Utc(String);
 
 impl Utc {
     /// `time` in UTC; a time before 1970 (a clock set wrong) reads as 1970-01-01T00:00:00Z.
     pub fn at(time: SystemTime) -> Utc {
-        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        Utc {
-            days: secs / SECS_PER_DAY,
-            secs_of_day: secs % SECS_PER_DAY,
-            micros: since.subsec_micros(),
-        }
+        Utc(humantime::format_rfc3339_micros(time.max(UNIX_EPOCH)).to_string())
     }
 
     /// `HH:MM:SS`.
-    pub fn time_of_day(&self) -> String {
-        let s = self.secs_of_day;
-        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    pub fn time_of_day(&self) -> &str {
+        &self.0[11..19]
     }
 
-    /// RFC 3339 with microseconds and `Z`: `2026-11-23T06:37:43.700512Z`.
-    pub fn rfc3339(&self) -> String {
-        let (year, month, day) = civil_date(self.days);
-        format!(
-            "{year:04}-{month:02}-{day:02}T{}.{:06}Z",
-            self.time_of_day(),
-            self.micros
-        )
+    /// RFC 3339 with microseconds and `Z`.
+    pub fn rfc3339(&self) -> &str {
+        &self.0
     }
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`,
-/// for days on or after the epoch): years of 400 years ("eras") starting on 1 March, so that
-/// the leap day is the last day of a year.
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    // Days since 0000-03-01.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    // Months counted from March: 0 is March, 11 is February.
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = era * 400 + year_of_era + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -26,11 +26,7 @@ pub struct Daemon {
 impl Daemon {
     pub async fn start(h: &Harness, args: &[&str], extra_env: &[(&str, &str)]) -> Daemon {
         let mut vars = h.vars();
-        vars.extend(
-            extra_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        vars.extend(super::vars(extra_env));
         Daemon::spawn(args, &vars, None)
     }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tcb_deploy::config::Config;
 use tcb_deploy::connection::Connection;
 use tcb_deploy::emulator::{self, Emulator, EmulatorOptions};
+use tcb_deploy::site::manifest::{Manifest, ManifestStore};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -71,11 +72,6 @@ impl Harness {
         connect(&self.vars()).await
     }
 
-    /// Every access token, upload-link token and link signature the emulator handed out.
-    pub fn issued_credentials(&self) -> Vec<String> {
-        self.emulator.issued_credentials()
-    }
-
     pub fn api_calls(&self, path: &str) -> u64 {
         self.emulator
             .counters()
@@ -88,22 +84,23 @@ impl Harness {
     /// A component access token issued by this emulator, fetched as a client would: for a
     /// command given only `TCB_ACCESS_TOKEN`, as a CI job is.
     pub async fn component_token(&self) -> String {
-        let body = serde_json::json!({
-            "component_appid": emulator::COMPONENT_APPID,
-            "component_appsecret": emulator::COMPONENT_APPSECRET,
-            "component_verify_ticket": emulator::VERIFY_TICKET,
-        });
-        let answer = http_post(
-            self.emulator.addr(),
-            "/cgi-bin/component/api_component_token",
-            &body.to_string(),
-        )
-        .await;
-        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
-        answer["component_access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no token in {answer}"))
-            .to_owned()
+        component_token(self.emulator.addr()).await
+    }
+
+    /// The saved manifest of `env` (no prefix), after checking that every file it names is
+    /// online with the recorded content; `context` names the moment in a failure.
+    pub fn online_manifest(&self, env: &str, context: &str) -> Manifest {
+        let manifest = ManifestStore::new(self.state.path(), env, "")
+            .load()
+            .unwrap_or_else(|e| panic!("{context}: the manifest loads: {e}"));
+        for (key, entry) in manifest.files.iter() {
+            let online = self
+                .emulator
+                .object(env, key)
+                .unwrap_or_else(|| panic!("{context}: {key} recorded but not online"));
+            assert_eq!(online.md5, entry.digest.md5_hex(), "{context}: {key}");
+        }
+        manifest
     }
 
     /// Opens the static website of `env` through the library.
@@ -116,6 +113,27 @@ impl Harness {
             .expect("createstaticstore");
         connection.close().await;
     }
+}
+
+/// A component access token from the emulator at `addr`, fetched with its well-known
+/// credentials as a client would.
+pub async fn component_token(addr: SocketAddr) -> String {
+    let body = serde_json::json!({
+        "component_appid": emulator::COMPONENT_APPID,
+        "component_appsecret": emulator::COMPONENT_APPSECRET,
+        "component_verify_ticket": emulator::VERIFY_TICKET,
+    });
+    let answer = http_post(
+        addr,
+        "/cgi-bin/component/api_component_token",
+        &body.to_string(),
+    )
+    .await;
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    answer["component_access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token in {answer}"))
+        .to_owned()
 }
 
 pub fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -145,6 +163,12 @@ impl Run {
         format!("{}{}", self.stdout, self.stderr)
     }
 
+    /// Standard output as the one JSON document `--json` prints.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self:?}"))
+    }
+
     /// The one `error:` line on standard error.
     pub fn error_line(&self) -> &str {
         self.stderr
@@ -157,9 +181,19 @@ impl Run {
 /// The real binary with `args`, and only `vars` (and PATH) in its environment; the caller may
 /// adjust it (a working folder, pipes, a user) before running it.
 pub fn tool(args: &[&str], vars: &[(String, String)]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tcb-deploy"));
+    let mut command = isolated(env!("CARGO_BIN_EXE_tcb-deploy"), vars);
+    command.args(args);
     command
-        .args(args)
+}
+
+/// `program` with only `vars`, PATH and `NO_COLOR=1` in its environment (`vars` may override
+/// both), no input, killed if dropped.
+pub fn isolated(
+    program: impl AsRef<std::ffi::OsStr>,
+    vars: &[(String, String)],
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
@@ -182,14 +216,6 @@ pub async fn finish(command: &mut tokio::process::Command) -> Run {
 /// Runs the real binary with only `vars` (and PATH) in its environment.
 pub async fn run_tool(args: &[&str], vars: &[(String, String)]) -> Run {
     finish(&mut tool(args, vars)).await
-}
-
-/// A server that answers every request with the same HTTP status, content type and body, for
-/// answers the emulator never gives (an HTML page from a proxy, any `errcode`).
-pub async fn canned(status: u16, content_type: &str, body: &str) -> SocketAddr {
-    Canned::start(&[], Answer::new(status, content_type, body))
-        .await
-        .addr
 }
 
 /// One canned answer. In the body, `{addr}` stands for the server's own address, so that an
@@ -335,15 +361,6 @@ pub async fn http_post(addr: SocketAddr, target: &str, body: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Environment for a command against a canned server, with a fixed token.
-pub fn canned_vars(addr: SocketAddr) -> Vec<(String, String)> {
-    vars(&[
-        ("TCB_API_BASE", &format!("http://{addr}")),
-        ("TCB_ACCESS_TOKEN", "canned-token"),
-        ("TCB_STATE_DIR", "/nonexistent-state"),
-    ])
-}
-
 /// Permission bits bind only an unprivileged process: when the tests run as root (as in a
 /// container), run the command as `nobody`, and give `roots` (and all within) to it.
 pub fn as_unprivileged_user(command: &mut tokio::process::Command, roots: &[&Path]) {
@@ -364,6 +381,53 @@ pub fn as_unprivileged_user(command: &mut tokio::process::Command, roots: &[&Pat
         give(root);
     }
     command.uid(NOBODY).gid(NOBODY);
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A file of the repository, e.g. `README.md`.
+pub fn repo_text(relative: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Writes `files` (path below `root`, content) with the folders they need.
+pub fn write_files<P: AsRef<Path>, C: AsRef<[u8]>>(
+    root: &Path,
+    files: impl IntoIterator<Item = (P, C)>,
+) {
+    for (relative, content) in files {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+    }
+}
+
+/// Every file below `dir`, sorted; folders that cannot be listed are passed over.
+pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Copies a folder tree (files and folders only).
