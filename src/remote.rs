@@ -7,8 +7,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use crate::api::{
-    ApiClient, ApiError, Endpoint, EnvInfo, Reaction, RemoteFile, ShareEnvAnswer, StaticStore,
-    UploadLink,
+    ApiClient, ApiError, Endpoint, EnvInfo, ErrCode, Reaction, RemoteFile, ShareEnvAnswer,
+    StaticStore, UNKNOWN_TRIES, UploadLink,
 };
 use crate::auth::{AuthError, AuthorizerTokens, ComponentTokens};
 use crate::congestion::{Congestion, Load};
@@ -23,6 +23,12 @@ pub enum RemoteError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Calls in a row answered the same errcode the tool does not know: whatever it means,
+    /// it is not passing.
+    #[error(
+        "{answer}, the same to {calls} calls in a row: an errcode unknown to tcb-deploy; please report it, with that errmsg"
+    )]
+    RepeatedUnknown { answer: String, calls: u32 },
 }
 
 impl RemoteError {
@@ -30,6 +36,32 @@ impl RemoteError {
         match self {
             Self::Api(e) => e.exit_code(),
             Self::Auth(e) => e.exit_code(),
+            Self::RepeatedUnknown { .. } => ExitCode::Remote,
+        }
+    }
+
+    /// Whether every later call would meet the same refusal until something outside changes
+    /// (credentials, permissions, the configuration, a quota): a deploy stops at once, a daemon
+    /// waits for such a change.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Api(e) => e.is_permanent(),
+            Self::Auth(e) => !e.is_transient(),
+            Self::RepeatedUnknown { .. } => false,
+        }
+    }
+
+    /// Whether a deploy must stop: the refusal is permanent, or the service keeps answering
+    /// what the tool does not know.
+    pub fn stops_deploy(&self) -> bool {
+        self.is_permanent() || matches!(self, Self::RepeatedUnknown { .. })
+    }
+
+    /// What the service answered, without advice.
+    fn answer(&self) -> String {
+        match self {
+            Self::Api(e) | Self::Auth(AuthError::Fetch { source: e, .. }) => e.answer(),
+            other => other.to_string(),
         }
     }
 }
@@ -48,6 +80,7 @@ pub struct Remote {
     retry: RetryPolicy,
     throttle: Throttle,
     congestion: Congestion,
+    unknown: UnknownStreak,
 }
 
 /// How a [`Remote`] paces and repeats its calls.
@@ -72,6 +105,7 @@ impl Remote {
             retry: pacing.retry,
             throttle: Throttle::new(pacing.rate_limit),
             congestion: Congestion::default(),
+            unknown: UnknownStreak::default(),
         }
     }
 
@@ -117,66 +151,118 @@ impl Remote {
         F: Fn(Secret) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        // Shared by the tries, which run one after another: the last token renewed from (a
-        // token is renewed from once; the renewal may hand out a token another caller obtained
-        // a while ago, which can be refused in its turn), and the renewed token to try next.
-        let renewed_from = Mutex::new(None::<Secret>);
-        let token = Mutex::new(None::<Secret>);
-        let (renewed_from, token, call) = (&renewed_from, &token, &call);
+        let tries = CallTries::default();
         self.retry
-            .run(|_| async move {
-                self.throttle.admit().await;
-                let next = lock(token).take();
-                let current = match next {
-                    Some(t) => t,
-                    None => match self.token(kind).await {
-                        Ok(t) => t,
-                        Err(e) if e.is_transient() => {
-                            tracing::warn!(error = %e, "retrying");
-                            return Attempt::Backoff(e.into());
-                        }
-                        Err(e) => return Attempt::Fail(e.into()),
-                    },
-                };
-                // Only finished uploads count as served (see `congestion`): a link handed out
-                // says nothing of whether the store copes.
-                let err = match call(current.clone()).await {
-                    Ok(value) => return Attempt::Done(value),
-                    Err(e) => e,
-                };
-                if err.overloaded() {
-                    self.congestion.record(Load::Overloaded);
-                }
-                match err.reaction() {
-                    Reaction::RefreshToken if first_refusal(renewed_from, &current) => {
-                        match self.renew(kind, &current, &err.answer()).await {
-                            Ok(fresh) => {
-                                *lock(token) = Some(fresh);
-                                Attempt::Again(err.into())
-                            }
-                            // The token endpoint was busy: the renewal is still owed, even if
-                            // the next token obtained is the one just refused.
-                            Err(e) if e.is_transient() => {
-                                *lock(renewed_from) = None;
-                                tracing::warn!(error = %e, "retrying");
-                                Attempt::Backoff(e.into())
-                            }
-                            Err(e) => Attempt::Fail(e.into()),
-                        }
-                    }
-                    Reaction::Retry => {
-                        tracing::warn!(error = %err, "retrying");
-                        Attempt::Backoff(err.into())
-                    }
-                    Reaction::SlowDown => {
-                        self.throttle.pause_for(until_next_minute());
-                        Attempt::Again(err.into())
-                    }
-                    _ => Attempt::Fail(err.into()),
-                }
-            })
+            .run(|_| self.try_call(kind, &call, &tries))
             .await
             .map_err(GaveUp::into_error)
+    }
+
+    /// One try of `call`, classified for [`RetryPolicy::run`]. A refused token is renewed and
+    /// the call made again within the same try: renewals do not use up tries, but a call renews
+    /// at most `retry_attempts` times, and from each token once (a renewal may hand out a token
+    /// another caller obtained a while ago, which can be refused in its turn).
+    async fn try_call<T, F, Fut>(
+        &self,
+        kind: TokenKind,
+        call: &F,
+        tries: &CallTries,
+    ) -> Attempt<T, RemoteError>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        loop {
+            self.throttle.admit().await;
+            let next = tries.lock().token.take();
+            let current = match next {
+                Some(t) => t,
+                None => match self.token(kind).await {
+                    Ok(t) => t,
+                    Err(e) => return self.classify_auth(e, tries),
+                },
+            };
+            // Only finished uploads count as served (see `congestion`): a link handed out
+            // says nothing of whether the store copes.
+            let err = match call(current.clone()).await {
+                Ok(value) => {
+                    self.unknown.clear();
+                    return Attempt::Done(value);
+                }
+                Err(e) => e,
+            };
+            if err.overloaded() {
+                self.congestion.record(Load::Overloaded);
+            }
+            if err.reaction() == Reaction::RefreshToken
+                && tries.may_renew_from(&current, self.retry.attempts)
+            {
+                match self.renew(kind, &current, &err.answer()).await {
+                    Ok(fresh) => {
+                        tries.lock().token = Some(fresh);
+                        continue;
+                    }
+                    Err(e) => {
+                        // The token endpoint was busy: the renewal is still owed, even if the
+                        // next token obtained is the one just refused.
+                        if e.is_transient() {
+                            tries.lock().renewed_from = None;
+                        }
+                        return self.classify_auth(e, tries);
+                    }
+                }
+            }
+            return self.classify(err.errcode(), err.reaction(), err.into(), tries);
+        }
+    }
+
+    /// What a token that could not be had means for the call.
+    fn classify_auth<T>(&self, e: AuthError, tries: &CallTries) -> Attempt<T, RemoteError> {
+        let (code, reaction) = match &e {
+            AuthError::Fetch { source, .. } => (source.errcode(), source.reaction()),
+            _ => (None, Reaction::StopAuth),
+        };
+        self.classify(code, reaction, e.into(), tries)
+    }
+
+    /// What a failed try means: another try (at once or after the backoff) or the end of the
+    /// call. An unknown errcode ends the call after [`UNKNOWN_TRIES`], and the same one from
+    /// that many calls in a row is the end of every call ([`RemoteError::RepeatedUnknown`]).
+    fn classify<T>(
+        &self,
+        code: Option<ErrCode>,
+        reaction: Reaction,
+        error: RemoteError,
+        tries: &CallTries,
+    ) -> Attempt<T, RemoteError> {
+        let Some(code) = code.filter(|_| reaction == Reaction::Unknown) else {
+            self.unknown.clear();
+            return match reaction {
+                Reaction::Retry => {
+                    tracing::warn!(error = %error, "retrying");
+                    Attempt::Backoff(error)
+                }
+                Reaction::SlowDown => {
+                    self.throttle.pause_for(until_next_minute());
+                    Attempt::Again(error)
+                }
+                _ => Attempt::Fail(error),
+            };
+        };
+        let in_a_row = self.unknown.record(code);
+        if in_a_row >= UNKNOWN_TRIES {
+            return Attempt::Fail(RemoteError::RepeatedUnknown {
+                answer: error.answer(),
+                calls: in_a_row,
+            });
+        }
+        let mut tries = tries.lock();
+        tries.unknown += 1;
+        if tries.unknown >= UNKNOWN_TRIES {
+            return Attempt::Fail(error);
+        }
+        tracing::warn!(error = %error, "retrying");
+        Attempt::Backoff(error)
     }
 
     /// The retry policy every call of this remote follows; uploads follow it too.
@@ -210,11 +296,24 @@ impl Remote {
         .await
     }
 
+    /// An upload link, with the retries of any call.
     pub async fn upload_link(&self, env: &str, filename: &str) -> Result<UploadLink, RemoteError> {
         self.with_token(TokenKind::Component, |t| async move {
             self.api.upload_link(&t, env, filename).await
         })
         .await
+    }
+
+    /// One try at an upload link, for an upload whose tries ([`RetryPolicy::run`]) cover its
+    /// link and its PUT alike: `tries` is the upload's, kept across them.
+    pub async fn try_upload_link(
+        &self,
+        env: &str,
+        filename: &str,
+        tries: &CallTries,
+    ) -> Attempt<UploadLink, RemoteError> {
+        let call = |t: Secret| async move { self.api.upload_link(&t, env, filename).await };
+        self.try_call(TokenKind::Component, &call, tries).await
     }
 
     /// Every object under `prefix`, following pagination until the listing is complete.
@@ -278,14 +377,60 @@ impl Remote {
     }
 }
 
-/// Whether `refused` was not renewed from before (and notes that it now is).
-fn first_refusal(renewed_from: &Mutex<Option<Secret>>, refused: &Secret) -> bool {
-    let mut last = lock(renewed_from);
-    if last.as_ref() == Some(refused) {
-        return false;
+/// What the tries of one call (or of one upload, link and PUT) carry from one to the next;
+/// they run one after another.
+#[derive(Default)]
+pub struct CallTries(Mutex<TriesState>);
+
+#[derive(Default)]
+struct TriesState {
+    /// The last token renewed from.
+    renewed_from: Option<Secret>,
+    /// The renewed token to try next.
+    token: Option<Secret>,
+    renewals: u32,
+    /// Tries that met an unknown errcode.
+    unknown: u32,
+}
+
+impl CallTries {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TriesState> {
+        lock(&self.0)
     }
-    *last = Some(refused.clone());
-    true
+
+    /// Whether the call may renew from `refused`: it did not before, and has renewed fewer
+    /// than `most` times (notes the renewal if so).
+    fn may_renew_from(&self, refused: &Secret, most: u32) -> bool {
+        let mut state = self.lock();
+        if state.renewed_from.as_ref() == Some(refused) || state.renewals >= most.max(1) {
+            return false;
+        }
+        state.renewed_from = Some(refused.clone());
+        state.renewals += 1;
+        true
+    }
+}
+
+/// The unknown errcode the last calls of a remote answered, and how many in a row.
+#[derive(Default)]
+struct UnknownStreak(Mutex<Option<(ErrCode, u32)>>);
+
+impl UnknownStreak {
+    /// Counts one more answer of `code`; returns how many calls in a row answered it.
+    fn record(&self, code: ErrCode) -> u32 {
+        let mut last = lock(&self.0);
+        let count = match *last {
+            Some((seen, n)) if seen == code => n + 1,
+            _ => 1,
+        };
+        *last = Some((code, count));
+        count
+    }
+
+    /// Any other answer breaks the row.
+    fn clear(&self) {
+        *lock(&self.0) = None;
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,55 +1,16 @@
-//! The service's `errcode` values, each with the reaction it calls for. This table is the single
-//! source of truth for how the tool reacts to an answer; retry, refresh and exit-code decisions
-//! all read it.
+//! The service's `errcode` values, each with the reaction it calls for, the advice a person
+//! needs, and so the exit code it ends in. This table is the single source of truth for how the
+//! tool reacts to an answer; retry, renewal and exit-code decisions all read it.
+//!
+//! The codes are those of the API pages and of the public SDKs' tables for the third-party
+//! platform (WxJava's `WxOpenErrorMsgEnum`, SKIT, Senparc). A code not in the table is
+//! [`Reaction::Unknown`]: tried a little, then reported as unknown, never taken for "busy".
 
 use crate::exit::ExitCode;
 
-/// An `errcode` the tool knows, or [`ErrCode::Other`].
+/// An `errcode` as the service sent it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrCode {
-    /// -1: system busy.
-    SystemBusy,
-    /// -1000: system error.
-    SystemError,
-    /// 40001: invalid credential (wrong secret, or the token is not the latest).
-    InvalidCredential,
-    /// 40013: invalid appid.
-    InvalidAppid,
-    /// 40014: invalid access token.
-    InvalidToken,
-    /// 40097: invalid argument.
-    InvalidArgs,
-    /// 40101: missing parameter.
-    MissingParameter,
-    /// 40125: invalid app secret.
-    InvalidAppSecret,
-    /// 41001: access token missing.
-    TokenMissing,
-    /// 42001: access token expired.
-    TokenExpired,
-    /// 43002: POST required.
-    RequirePost,
-    /// 44002: empty POST body.
-    EmptyBody,
-    /// 45009: daily quota reached.
-    DailyQuota,
-    /// 45011: per-minute quota reached.
-    MinuteQuota,
-    /// 47001: the body is not valid JSON.
-    BadJson,
-    /// 61004: the caller's IP is not on the whitelist.
-    IpNotWhitelisted,
-    /// 61005: component verify ticket expired.
-    TicketExpired,
-    /// 61006: component verify ticket invalid.
-    TicketInvalid,
-    /// 61023: authorizer refresh token invalid.
-    InvalidRefreshToken,
-    /// 85088: the environment has no cloud-development privilege.
-    NoCloudDev,
-    /// Any other code.
-    Other(i64),
-}
+pub struct ErrCode(pub i64);
 
 /// What the caller should do about an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,125 +29,177 @@ pub enum Reaction {
     StopQuota,
     /// The request was malformed: a bug in this tool.
     Bug,
+    /// A code this table does not know: it may pass, so it is tried a little
+    /// ([`UNKNOWN_TRIES`]), then reported as it came.
+    Unknown,
 }
 
+/// Tries a call gets when it keeps answering an unknown errcode, the first included; the same
+/// unknown errcode from this many calls in a row stops a deploy.
+pub const UNKNOWN_TRIES: u32 = 3;
+
+/// One row of the table.
+struct Known {
+    code: i64,
+    reaction: Reaction,
+    /// What a person should do, as the tail of a one-line message.
+    advice: &'static str,
+}
+
+const BUSY: &str = "the service is busy or failing; try again later";
+const REFUSED_TOKEN: &str = "the access token was refused even after a refresh; check TCB_ACCESS_TOKEN, token_file or the component credentials";
+const BUG: &str =
+    "the service could not read the request; this is a bug in tcb-deploy, please report it";
+const STALE_TICKET: &str = "the component verify ticket is stale; check that the service writing the ticket file is running";
+
+const fn row(code: i64, reaction: Reaction, advice: &'static str) -> Known {
+    Known {
+        code,
+        reaction,
+        advice,
+    }
+}
+
+/// Every code the tool knows, by value.
+const TABLE: &[Known] = &[
+    row(-1000, Reaction::Retry, BUSY),
+    row(-1, Reaction::Retry, BUSY),
+    row(40001, Reaction::RefreshToken, REFUSED_TOKEN),
+    row(
+        40013,
+        Reaction::StopAuth,
+        "the app id was refused; check TCB_COMPONENT_APPID / component_appid (and authorizer_appid)",
+    ),
+    row(40014, Reaction::RefreshToken, REFUSED_TOKEN),
+    row(
+        40066,
+        Reaction::StopConfig,
+        "the service does not know this URL; check api_base (the API's root, such as https://api.weixin.qq.com, with no path)",
+    ),
+    row(
+        40097,
+        Reaction::StopConfig,
+        "the service rejected an argument; check the env id and file names",
+    ),
+    row(
+        40101,
+        Reaction::StopConfig,
+        "a required argument was missing; check the command line",
+    ),
+    row(
+        40125,
+        Reaction::StopAuth,
+        "the component app secret was refused; check TCB_COMPONENT_APPSECRET / component_appsecret_file",
+    ),
+    row(
+        41001,
+        Reaction::StopAuth,
+        "no access token was sent; configure a token source",
+    ),
+    row(
+        41002,
+        Reaction::StopAuth,
+        "no app id was sent; set TCB_COMPONENT_APPID / component_appid",
+    ),
+    row(
+        41004,
+        Reaction::StopAuth,
+        "no app secret was sent; set TCB_COMPONENT_APPSECRET / component_appsecret_file",
+    ),
+    row(
+        42001,
+        Reaction::RefreshToken,
+        "the access token expired and could not be renewed; supply a fresh one or use component credentials",
+    ),
+    row(43002, Reaction::Bug, BUG),
+    row(44002, Reaction::Bug, BUG),
+    row(
+        45009,
+        Reaction::StopQuota,
+        "the daily API quota is used up; wait until tomorrow or ask WeChat for a higher quota",
+    ),
+    row(
+        45011,
+        Reaction::SlowDown,
+        "the per-minute API quota is used up; set api_rate_limit (calls per second) or lower concurrency, and try again in a minute",
+    ),
+    row(47001, Reaction::Bug, BUG),
+    row(
+        48001,
+        Reaction::StopAuth,
+        "this account may not call this API; check that the third-party platform holds the permission for it and that the token is the component access token",
+    ),
+    row(
+        48004,
+        Reaction::StopAuth,
+        "WeChat has blocked this API for the account; see the notice in the open platform's console",
+    ),
+    row(
+        61003,
+        Reaction::StopAuth,
+        "the merchant has not authorised this third-party platform, or revoked it; have the merchant's admin authorise it again, and check the env id and authorizer_appid",
+    ),
+    row(
+        61004,
+        Reaction::StopAuth,
+        "add this machine's public IP to the third-party platform's IP whitelist",
+    ),
+    row(61005, Reaction::StopAuth, STALE_TICKET),
+    row(61006, Reaction::StopAuth, STALE_TICKET),
+    row(
+        61007,
+        Reaction::StopAuth,
+        "the merchant has not granted this platform the permission set this call needs (set 18, development and data analysis, for sharing; set 49 or 64 for tcb/getenvinfo); ask the merchant's admin to grant it by authorising the platform again",
+    ),
+    row(
+        61011,
+        Reaction::StopAuth,
+        "the third-party platform was refused; check TCB_COMPONENT_APPID / component_appid and that the platform is fully published",
+    ),
+    row(
+        61014,
+        Reaction::StopAuth,
+        "this call needs the component access token, and a merchant's (authorizer) token was given; set TCB_ACCESS_TOKEN to the component_access_token, or use the component credentials",
+    ),
+    row(
+        61023,
+        Reaction::StopAuth,
+        "the authorizer refresh token was refused; re-authorise the merchant and update TCB_AUTHORIZER_REFRESH_TOKEN",
+    ),
+    row(
+        85088,
+        Reaction::StopAuth,
+        "the environment has no cloud-development privilege; open cloud development for the mini program",
+    ),
+];
+
 impl ErrCode {
-    pub fn from_code(code: i64) -> Self {
-        match code {
-            -1 => Self::SystemBusy,
-            -1000 => Self::SystemError,
-            40001 => Self::InvalidCredential,
-            40013 => Self::InvalidAppid,
-            40014 => Self::InvalidToken,
-            40097 => Self::InvalidArgs,
-            40101 => Self::MissingParameter,
-            40125 => Self::InvalidAppSecret,
-            41001 => Self::TokenMissing,
-            42001 => Self::TokenExpired,
-            43002 => Self::RequirePost,
-            44002 => Self::EmptyBody,
-            45009 => Self::DailyQuota,
-            45011 => Self::MinuteQuota,
-            47001 => Self::BadJson,
-            61004 => Self::IpNotWhitelisted,
-            61005 => Self::TicketExpired,
-            61006 => Self::TicketInvalid,
-            61023 => Self::InvalidRefreshToken,
-            85088 => Self::NoCloudDev,
-            other => Self::Other(other),
-        }
+    pub fn code(self) -> i64 {
+        self.0
     }
 
-    pub fn code(self) -> i64 {
-        match self {
-            Self::SystemBusy => -1,
-            Self::SystemError => -1000,
-            Self::InvalidCredential => 40001,
-            Self::InvalidAppid => 40013,
-            Self::InvalidToken => 40014,
-            Self::InvalidArgs => 40097,
-            Self::MissingParameter => 40101,
-            Self::InvalidAppSecret => 40125,
-            Self::TokenMissing => 41001,
-            Self::TokenExpired => 42001,
-            Self::RequirePost => 43002,
-            Self::EmptyBody => 44002,
-            Self::DailyQuota => 45009,
-            Self::MinuteQuota => 45011,
-            Self::BadJson => 47001,
-            Self::IpNotWhitelisted => 61004,
-            Self::TicketExpired => 61005,
-            Self::TicketInvalid => 61006,
-            Self::InvalidRefreshToken => 61023,
-            Self::NoCloudDev => 85088,
-            Self::Other(code) => code,
-        }
+    fn known(self) -> Option<&'static Known> {
+        TABLE
+            .binary_search_by_key(&self.0, |k| k.code)
+            .ok()
+            .map(|i| &TABLE[i])
     }
 
     pub fn reaction(self) -> Reaction {
-        match self {
-            Self::SystemBusy | Self::SystemError => Reaction::Retry,
-            Self::InvalidCredential | Self::InvalidToken | Self::TokenExpired => {
-                Reaction::RefreshToken
-            }
-            Self::MinuteQuota => Reaction::SlowDown,
-            Self::DailyQuota => Reaction::StopQuota,
-            Self::InvalidArgs | Self::MissingParameter => Reaction::StopConfig,
-            Self::TokenMissing
-            | Self::InvalidAppid
-            | Self::InvalidAppSecret
-            | Self::IpNotWhitelisted
-            | Self::TicketExpired
-            | Self::TicketInvalid
-            | Self::InvalidRefreshToken
-            | Self::NoCloudDev => Reaction::StopAuth,
-            Self::RequirePost | Self::EmptyBody | Self::BadJson => Reaction::Bug,
-            // An unknown code: assume the service is unwell rather than the caller wrong.
-            Self::Other(_) => Reaction::Retry,
-        }
+        self.known().map_or(Reaction::Unknown, |k| k.reaction)
     }
 
     /// What a person should do about it, as the tail of a one-line message.
     pub fn advice(self) -> &'static str {
-        match self {
-            Self::SystemBusy | Self::SystemError | Self::Other(_) => {
-                "the service is busy or failing; try again later"
-            }
-            Self::InvalidCredential | Self::InvalidToken => {
-                "the access token was refused even after a refresh; check TCB_ACCESS_TOKEN, token_file or the component credentials"
-            }
-            Self::TokenExpired => {
-                "the access token expired and could not be renewed; supply a fresh one or use component credentials"
-            }
-            Self::TokenMissing => "no access token was sent; configure a token source",
-            Self::InvalidAppid => "check TCB_COMPONENT_APPID / component_appid",
-            Self::InvalidAppSecret => "check TCB_COMPONENT_APPSECRET",
-            Self::InvalidArgs => {
-                "the service rejected an argument; check the env id and file names"
-            }
-            Self::MissingParameter => "a required argument was missing; check the command line",
-            Self::RequirePost | Self::EmptyBody | Self::BadJson => {
-                "the service could not read the request; this is a bug in tcb-deploy, please report it"
-            }
-            Self::DailyQuota => {
-                "the daily API quota is used up; wait until tomorrow or ask WeChat for a higher quota"
-            }
-            Self::MinuteQuota => {
-                "the per-minute API quota is used up; set api_rate_limit (calls per second) or lower concurrency, and try again in a minute"
-            }
-            Self::IpNotWhitelisted => {
-                "add this machine's public IP to the third-party platform's IP whitelist"
-            }
-            Self::TicketExpired | Self::TicketInvalid => {
-                "the component verify ticket is stale; check that the service writing the ticket file is running"
-            }
-            Self::InvalidRefreshToken => {
-                "the authorizer refresh token was refused; re-authorise the merchant and update TCB_AUTHORIZER_REFRESH_TOKEN"
-            }
-            Self::NoCloudDev => {
-                "the environment has no cloud-development privilege; open cloud development for the mini program"
-            }
-        }
+        self.known().map_or(
+            "an errcode unknown to tcb-deploy, so it was tried only a little; try again later, and please report it",
+            |k| k.advice,
+        )
+    }
+
+    /// Whether the code says the service is overloaded (-1, -1000).
+    pub fn overloaded(self) -> bool {
+        self.reaction() == Reaction::Retry
     }
 
     /// The exit code when this error ends a command.
@@ -194,9 +207,11 @@ impl ErrCode {
         match self.reaction() {
             Reaction::StopConfig => ExitCode::Usage,
             Reaction::StopAuth | Reaction::RefreshToken => ExitCode::Auth,
-            Reaction::Retry | Reaction::SlowDown | Reaction::StopQuota | Reaction::Bug => {
-                ExitCode::Remote
-            }
+            Reaction::Retry
+            | Reaction::SlowDown
+            | Reaction::StopQuota
+            | Reaction::Bug
+            | Reaction::Unknown => ExitCode::Remote,
         }
     }
 }
@@ -206,12 +221,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_round_trip() {
-        for code in [
-            -1, -1000, 40001, 40013, 40014, 40097, 40101, 40125, 41001, 42001, 43002, 44002, 45009,
-            45011, 47001, 61004, 61005, 61006, 61023, 85088, 12345,
-        ] {
-            assert_eq!(ErrCode::from_code(code).code(), code);
+    fn the_table_is_sorted_so_lookups_find_every_row() {
+        assert!(TABLE.windows(2).all(|w| w[0].code < w[1].code));
+        for k in TABLE {
+            assert_eq!(ErrCode(k.code).reaction(), k.reaction, "errcode {}", k.code);
         }
     }
 
@@ -225,6 +238,7 @@ mod tests {
             (40014, RefreshToken),
             (42001, RefreshToken),
             (41001, StopAuth),
+            (40066, StopConfig),
             (40097, StopConfig),
             (40101, StopConfig),
             (43002, Bug),
@@ -232,17 +246,28 @@ mod tests {
             (47001, Bug),
             (45009, StopQuota),
             (45011, SlowDown),
+            (48001, StopAuth),
+            (61003, StopAuth),
             (61004, StopAuth),
             (61005, StopAuth),
             (61006, StopAuth),
+            (61007, StopAuth),
+            (61014, StopAuth),
             (85088, StopAuth),
+            (99999, Unknown),
+            (0, Unknown),
         ];
         for (code, reaction) in table {
-            assert_eq!(
-                ErrCode::from_code(code).reaction(),
-                reaction,
-                "errcode {code}"
-            );
+            assert_eq!(ErrCode(code).reaction(), reaction, "errcode {code}");
         }
+    }
+
+    #[test]
+    fn an_unknown_code_is_neither_busy_nor_a_bug() {
+        let unknown = ErrCode(99999);
+        assert!(!unknown.overloaded());
+        assert!(unknown.advice().contains("unknown to tcb-deploy"));
+        assert!(unknown.advice().contains("please report it"));
+        assert_eq!(unknown.exit_code(), ExitCode::Remote);
     }
 }

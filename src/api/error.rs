@@ -78,6 +78,20 @@ impl ApiError {
         }
     }
 
+    /// Whether the service refused for good: the errcode says the configuration, the
+    /// credentials, a permission or a quota is wrong, or the request is (a renewal, where one
+    /// applies, was already tried). An answer that is not an errcode may be this call's alone.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Service { code, .. } if matches!(
+            code.reaction(),
+            Reaction::StopConfig
+                | Reaction::StopAuth
+                | Reaction::StopQuota
+                | Reaction::RefreshToken
+                | Reaction::Bug
+        ))
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Self::Service { code, .. } => code.exit_code(),
@@ -89,9 +103,7 @@ impl ApiError {
     /// which [`crate::congestion`] counts; a broken connection says nothing about load.
     pub fn overloaded(&self) -> bool {
         match self {
-            Self::Service { code, .. } => {
-                matches!(code, ErrCode::SystemBusy | ErrCode::SystemError)
-            }
+            Self::Service { code, .. } => code.overloaded(),
             Self::NotJson { status, .. } => overloaded_status(*status),
             Self::BadAnswer { .. } | Self::Transport { .. } => false,
         }
@@ -154,7 +166,7 @@ mod tests {
     fn service_error_names_code_and_advice() {
         let e = ApiError::Service {
             endpoint: Endpoint::DescribeStaticStore,
-            code: ErrCode::NoCloudDev,
+            code: ErrCode(85088),
             errmsg: "no qbase privilege".into(),
         };
         let text = e.to_string();

@@ -52,9 +52,10 @@ impl AuthError {
         }
     }
 
-    /// Whether trying again later may succeed (the token endpoint was busy or unreachable).
+    /// Whether trying again later may succeed (the token endpoint was busy or unreachable, or
+    /// answered an errcode the tool does not know).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Fetch { source, .. }
-            if matches!(source.reaction(), Reaction::Retry | Reaction::SlowDown))
+            if matches!(source.reaction(), Reaction::Retry | Reaction::SlowDown | Reaction::Unknown))
     }
 }

@@ -11,9 +11,9 @@ use futures_util::StreamExt;
 use tokio_util::io::ReaderStream;
 
 use super::headers::FileHeaders;
-use crate::api::{CosError, CosReaction, PutObject, Reaction};
+use crate::api::{CosError, CosReaction, PutObject, UploadLink};
 use crate::congestion::Load;
-use crate::remote::{Remote, RemoteError};
+use crate::remote::{CallTries, Remote, RemoteError};
 use crate::retry::{Attempt, GaveUp};
 use crate::site::FileStat;
 use crate::site::hash::{Digest, Hasher, digest_of};
@@ -71,6 +71,7 @@ pub async fn upload_file(
 ) -> Result<Uploaded, UploadError> {
     // Shared by the tries, which run one after another.
     let fresh_link_for_signature = &AtomicBool::new(false);
+    let link_tries = &CallTries::default();
     let congestion = remote.congestion();
     let result = remote
         .retry()
@@ -79,11 +80,11 @@ pub async fn upload_file(
                 Ok(read) => read,
                 Err(e) => return Attempt::Fail(e),
             };
-            // The link call has retried on its own; if the service was only busy, the file
-            // tries again (one of its own tries), and the link call gets its tries afresh.
-            let link = match remote.upload_link(env, job.key).await {
+            // The link is one try of the file's, as the PUT is: whatever fails, a file costs
+            // at most `retry_attempts` link calls (and one more per token renewal) and PUTs.
+            let link = match link_of(remote.try_upload_link(env, job.key, link_tries).await) {
                 Ok(link) => link,
-                Err(e) => return classify_remote(e),
+                Err(outcome) => return outcome,
             };
             let put = PutObject {
                 signed_url: &link.signed_url,
@@ -250,22 +251,16 @@ async fn put_stream(
     Ok((answer.etag, hasher.finish()))
 }
 
-/// After `Remote`'s own retries and token renewal, what a failed link call means for the
-/// file: another try when the service was only busy, the end of this file when the service
-/// refused it, the end of the deploy when every file would meet the same refusal.
-fn classify_remote(e: RemoteError) -> Attempt<Uploaded, UploadError> {
-    let reaction = match &e {
-        RemoteError::Auth(auth) if auth.is_transient() => Reaction::Retry,
-        RemoteError::Auth(_) => return Attempt::Fail(UploadError::Fatal(e)),
-        RemoteError::Api(api) => api.reaction(),
-    };
-    match reaction {
-        Reaction::RefreshToken | Reaction::StopAuth | Reaction::StopQuota => {
-            Attempt::Fail(UploadError::Fatal(e))
-        }
-        Reaction::Retry | Reaction::SlowDown => {
-            Attempt::Backoff(UploadError::GaveUp(e.to_string()))
-        }
-        Reaction::StopConfig | Reaction::Bug => Attempt::Fail(UploadError::File(e.to_string())),
+/// What one try at a link means for the file: go on to the PUT, try again (the service was
+/// busy), give up on this file, or stop the deploy when every file would meet the same refusal.
+fn link_of(
+    outcome: Attempt<UploadLink, RemoteError>,
+) -> Result<UploadLink, Attempt<Uploaded, UploadError>> {
+    match outcome {
+        Attempt::Done(link) => Ok(link),
+        Attempt::Backoff(e) => Err(Attempt::Backoff(UploadError::GaveUp(e.to_string()))),
+        Attempt::Again(e) => Err(Attempt::Again(UploadError::GaveUp(e.to_string()))),
+        Attempt::Fail(e) if e.stops_deploy() => Err(Attempt::Fail(UploadError::Fatal(e))),
+        Attempt::Fail(e) => Err(Attempt::Fail(UploadError::File(e.to_string()))),
     }
 }

@@ -2,6 +2,8 @@
 //! in the service's order (method, token, body, JSON, fields), then the endpoint, then the
 //! answer as JSON with HTTP 200 and an `errcode`. Endpoint logic lives in `endpoints.rs`.
 
+use std::borrow::Cow;
+
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -16,15 +18,18 @@ use super::tokens::{TokenCheck, TokenKind};
 const MAX_BODY: usize = 1 << 20;
 
 /// An `errcode` answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub code: i64,
-    pub msg: &'static str,
+    pub msg: Cow<'static, str>,
 }
 
 impl ApiError {
     pub(crate) const fn new(code: i64, msg: &'static str) -> Self {
-        ApiError { code, msg }
+        ApiError {
+            code,
+            msg: Cow::Borrowed(msg),
+        }
     }
 }
 
@@ -123,7 +128,7 @@ pub(crate) async fn handle(shared: &Shared, endpoint: Endpoint, req: Request<Bod
             tracing::debug!(
                 path = endpoint.path(),
                 errcode = e.code,
-                errmsg = e.msg,
+                errmsg = %e.msg,
                 "api call"
             );
             error_json(e)
@@ -168,6 +173,9 @@ async fn checked_call(
     let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&body) else {
         return Ok(Err(ApiError::new(47001, "data format error")));
     };
+    if let Some(refusal) = shared.refusal(endpoint.path()) {
+        return Ok(Err(refusal));
+    }
     Ok(endpoints::run(shared, endpoint, Fields(&object)).await)
 }
 

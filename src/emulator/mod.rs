@@ -213,6 +213,22 @@ impl Emulator {
         self.shared.add_env_without_cloud_dev(env);
     }
 
+    /// From now on every call to the endpoint at `path` (such as
+    /// `componenttcb/staticuploadfile`) that passes the token and body checks answers `errcode`
+    /// with `errmsg`, as the service does for a refused permission or a code of its own.
+    pub fn refuse(&self, path: &str, errcode: i64, errmsg: &str) {
+        let refusal = api::ApiError {
+            code: errcode,
+            msg: errmsg.to_owned().into(),
+        };
+        self.shared.set_refusal(path, Some(refusal));
+    }
+
+    /// Undoes [`Emulator::refuse`] for `path`.
+    pub fn stop_refusing(&self, path: &str) {
+        self.shared.set_refusal(path, None);
+    }
+
     /// Moves the emulator's clock forward (token and link expiry, store creation, quotas,
     /// timestamps), so tests of expiry need no sleep. The offset is held in memory only: a
     /// restarted emulator starts again from the real clock.

@@ -2,7 +2,7 @@
 //! dispatch of each request to its role by `Host` header (API, object store, website). Also
 //! the shared state every handler sees, and the emulator's own pages (`/`, `/_emulator/*`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::api::{self, Endpoint, valid_env_id};
+use super::api::{self, ApiError, Endpoint, valid_env_id};
 use super::clock::Clock;
 use super::faults::{CounterSet, FaultInjector};
 use super::state::{StoreState, write_atomic};
@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub counters: CounterSet,
     pub on_put: Option<super::PutHook>,
     no_cloud_dev: Mutex<BTreeSet<String>>,
+    /// Endpoint paths that answer this errcode to every well-formed call.
+    refusals: Mutex<BTreeMap<String, ApiError>>,
 }
 
 impl Shared {
@@ -62,6 +64,18 @@ impl Shared {
 
     pub(crate) fn add_env_without_cloud_dev(&self, env: &str) {
         lock(&self.no_cloud_dev).insert(env.to_owned());
+    }
+
+    pub(crate) fn refusal(&self, path: &str) -> Option<ApiError> {
+        lock(&self.refusals).get(path).cloned()
+    }
+
+    pub(crate) fn set_refusal(&self, path: &str, refusal: Option<ApiError>) {
+        let mut refusals = lock(&self.refusals);
+        match refusal {
+            Some(refusal) => refusals.insert(path.to_owned(), refusal),
+            None => refusals.remove(path),
+        };
     }
 
     /// Saves what is kept only in memory while running (the upload links).
@@ -109,6 +123,7 @@ pub(crate) async fn prepare(
         counters: CounterSet::default(),
         on_put: opts.on_put,
         no_cloud_dev: Mutex::new(opts.envs_without_cloud_dev.into_iter().collect()),
+        refusals: Mutex::default(),
     };
     Ok((Arc::new(shared), listener))
 }
