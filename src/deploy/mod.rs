@@ -77,6 +77,19 @@ pub enum DeployError {
     Task(String),
 }
 
+impl DeployError {
+    /// Whether the next cycle would fail the same way until something outside the folder
+    /// changes: the service refused for good (credentials, permissions, a quota, the
+    /// configuration), or the environment has no static website.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Remote(e) => e.is_permanent(),
+            Self::NoStore { .. } => true,
+            Self::Scan(_) | Self::Manifest(_) | Self::ServiceDown { .. } | Self::Task(_) => false,
+        }
+    }
+}
+
 /// Deploys a site once: one full cycle of a fresh [`SiteDeployer`].
 pub async fn deploy(remote: &Remote, options: &DeployOptions<'_>) -> Result<Report, DeployError> {
     let settings = CycleSettings {
