@@ -144,3 +144,154 @@ async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_site_online(&h, 60);
 }
+
+const LINK: &str = "componenttcb/staticuploadfile";
+
+/// Deploys `dir` to the env `site` of `h` with default settings; returns the run and how long
+/// it took.
+async fn timed_deploy(h: &Harness, dir: &Path) -> (Run, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let dir = dir.to_str().expect("utf-8");
+    let run = h.run(&["deploy", "--env", "site", "--dir", dir]).await;
+    (run, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_permission_stops_the_deploy_at_once() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    h.emulator
+        .refuse(LINK, 61007, "api is unauthorized to component");
+    let dir = site(40);
+    let (run, took) = timed_deploy(&h, dir.path()).await;
+    assert_eq!(run.code, 3, "{run:?}");
+    let line = run.error_line();
+    assert!(
+        line.contains("errcode 61007 (api is unauthorized to component)"),
+        "{line}"
+    );
+    assert!(line.contains("permission set"), "{line}");
+    assert!(line.contains("ask the merchant's admin"), "{line}");
+    assert_eq!(run.stderr.matches("error: ").count(), 1, "{run:?}");
+    assert!(!run.stderr.contains("retrying"), "{run:?}");
+    let links = h.api_calls(LINK);
+    assert!(links <= 16, "{links} link calls");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert_eq!(h.emulator.counters().puts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_errcode_is_tried_a_little_then_stops_the_deploy() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    h.emulator.refuse(LINK, 99999, "something new");
+    let dir = site(40);
+    let (run, took) = timed_deploy(&h, dir.path()).await;
+    assert_eq!(run.code, 4, "{run:?}");
+    let line = run.error_line();
+    assert!(line.contains("errcode 99999 (something new)"), "{line}");
+    assert!(line.contains("3 calls in a row"), "{line}");
+    assert!(line.contains("unknown to tcb-deploy"), "{line}");
+    assert!(line.contains("please report it"), "{line}");
+    assert!(!line.contains("busy"), "{line}");
+    let links = h.api_calls(LINK);
+    assert!(links <= 40, "{links} link calls");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_errcode_ends_a_command_after_three_tries() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    h.emulator
+        .refuse("componenttcb/describestaticstore", 99999, "something new");
+    let run = h.run(&["status", "--env", "site"]).await;
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.error_line().contains("errcode 99999 (something new)"),
+        "{run:?}"
+    );
+    assert_eq!(h.api_calls("componenttcb/describestaticstore"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_link_and_a_failing_put_share_the_tries_of_a_file() {
+    // The link call is one of the file's tries, not a retry loop of its own.
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    h.emulator.refuse(LINK, -1, "system error");
+    let dir = site(1);
+    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.error_line().contains("gave up after 3 tries"),
+        "{run:?}"
+    );
+    assert_eq!(h.api_calls(LINK), 3);
+    assert_eq!(h.emulator.counters().puts, 0);
+
+    let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
+    h.create_store("site").await;
+    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(h.api_calls(LINK), 3);
+    assert_eq!(h.emulator.counters().puts, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whatever_fails_a_file_costs_at_most_its_tries_in_links_and_puts() {
+    let h = Harness::with(|o| {
+        o.faults.api_error_rate = 0.4;
+        o.faults.put_error_rate = 0.4;
+        o.faults.seed = 5;
+    })
+    .await;
+    h.create_store("site").await;
+    let dir = site(20);
+    let run = deploy(&h, dir.path(), "4", "4", true).await;
+    let report = run.json();
+    let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
+    assert_eq!(
+        uploaded.zip(failed).map(|(u, f)| u + f),
+        Some(20),
+        "{run:?}"
+    );
+    let counters = h.emulator.counters();
+    assert!(counters.api_calls[LINK] <= 20 * 4, "{counters:?}");
+    assert!(counters.puts <= 20 * 4, "{counters:?}");
+    assert!(
+        counters.puts_stored as u64 >= uploaded.unwrap_or(0),
+        "{counters:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_renewals_use_none_of_a_file_s_tries() {
+    // Every token serves one call: each call is refused once and renewed. With one try a
+    // file, the deploy succeeds only if a renewal is not a try.
+    let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(1)).await;
+    h.create_store("site").await;
+    let dir = site(10);
+    let run = deploy(&h, dir.path(), "1", "1", false).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_site_online(&h, 10);
+    assert_eq!(h.emulator.counters().puts, 10);
+    // Each upload link was refused once, then given.
+    assert_eq!(h.api_calls(LINK), 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_refused_again_after_every_renewal_is_renewed_a_bounded_number_of_times() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    h.emulator.refuse(LINK, 40001, "invalid credential");
+    let dir = site(1);
+    let before = h.api_calls("cgi-bin/component/api_component_token");
+    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.error_line().contains("errcode 40001"), "{run:?}");
+    // One call, renewed three times (`retry_attempts`), each renewal one token fetch.
+    assert_eq!(h.api_calls(LINK), 4);
+    let fetched = h.api_calls("cgi-bin/component/api_component_token") - before;
+    assert!(fetched <= 4, "{fetched} token fetches");
+}
