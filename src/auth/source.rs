@@ -28,8 +28,35 @@ pub enum ComponentSource {
 #[derive(Clone, Debug)]
 pub struct ComponentCredentials {
     pub appid: String,
-    pub appsecret: Secret,
+    /// Read at each token fetch, as the ticket is: a secret file rewritten takes effect at
+    /// the next fetch.
+    pub appsecret: Value,
     pub ticket: Value,
+}
+
+impl ComponentSource {
+    /// The files this source reads its token or credentials from: a change in one may fix a
+    /// refusal.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Self::Fixed(_) | Self::Command(_) => Vec::new(),
+            Self::File(path) => vec![path.as_path()],
+            Self::Credentials(creds) => [&creds.appsecret, &creds.ticket]
+                .into_iter()
+                .filter_map(Value::file)
+                .collect(),
+        }
+    }
+}
+
+impl AuthorizerSource {
+    /// The file the refresh token is read from, if it is one.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Self::Fixed(_) => Vec::new(),
+            Self::Refresh { refresh_token, .. } => refresh_token.file().into_iter().collect(),
+        }
+    }
 }
 
 /// A secret given directly, or kept in a file (re-read at each use).
@@ -40,6 +67,14 @@ pub enum Value {
 }
 
 impl Value {
+    /// The file the value is kept in, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Value::Given(_) => None,
+            Value::File(path) => Some(path),
+        }
+    }
+
     pub async fn read(&self, what: &'static str) -> Result<Secret, AuthError> {
         match self {
             Value::Given(secret) => Ok(secret.clone()),
