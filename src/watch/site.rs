@@ -15,6 +15,7 @@ use tokio::time::{Instant, Interval, sleep_until};
 use super::batch::{Batch, Dirty, Timing};
 use super::credentials::{self, CredentialFiles};
 use super::health::Health;
+use super::outcome::{Outcome, settle};
 use super::retry::{Failure, Retry};
 use super::watcher::{FsEvent, SiteWatcher};
 use crate::config::Site;
@@ -97,7 +98,7 @@ impl SiteWorker {
         let mut credentials = CredentialFiles::new(self.remote.credential_files());
         let mut credential_check: Option<Interval> = None;
         let outcome = self.cycle(&mut deployer, &dir, None).await;
-        self.settle(&mut retry, outcome, &credentials);
+        settle(&name, &self.health, &mut retry, outcome, &credentials);
         if let Some(ready) = self.ready.take() {
             let _ = ready.send(());
         }
@@ -181,7 +182,7 @@ impl SiteWorker {
                     let focus = focus.filter(|_| retry.due().is_none());
                     credentials.mark();
                     let outcome = self.cycle(&mut deployer, &dir, focus).await;
-                    self.settle(&mut retry, outcome, &credentials);
+                    settle(&name, &self.health, &mut retry, outcome, &credentials);
                     rest_at = Some(Instant::now() + REST_AFTER);
                 }
             }
@@ -269,91 +270,6 @@ impl SiteWorker {
             error,
         }
     }
-
-    /// Says how a cycle ended (in the log, once for a permanent failure; in the health state)
-    /// and notes it in `retry`.
-    fn settle(&self, retry: &mut Retry, outcome: Outcome, credentials: &CredentialFiles) {
-        let name = &self.site.name;
-        let (failure, error, cause) = match outcome {
-            Outcome::NoFolder => {
-                retry.cancel();
-                self.health.update(name, |h| h.next_retry_unix = None);
-                return;
-            }
-            Outcome::Done => {
-                retry.succeeded();
-                self.health.update(name, |h| {
-                    h.last_error = None;
-                    h.failure = None;
-                    h.cause = None;
-                    h.next_retry_unix = None;
-                });
-                return;
-            }
-            Outcome::Failed {
-                failure,
-                error,
-                cause,
-            } => (failure, error, cause),
-        };
-        let decision = retry.failed(failure, &cause, Instant::now());
-        let secs = decision.wait.as_secs();
-        match (failure, decision.repeat) {
-            (Failure::Transient, _) => {
-                tracing::error!(site = %name, error = %error, "deploy failed; trying again in {secs}s or at the next change");
-            }
-            (Failure::Permanent, false) => {
-                tracing::error!(
-                    site = %name,
-                    error = %error,
-                    "deploy refused, and trying again will not help until something changes; trying again in {secs}s, or at once {}",
-                    sooner(credentials)
-                );
-            }
-            (Failure::Permanent, true) => {
-                tracing::warn!(
-                    site = %name,
-                    cause = %cause,
-                    "deploy still refused the same way; trying again in {secs}s, or at once {}",
-                    sooner(credentials)
-                );
-            }
-        }
-        let next = unix_now() + secs;
-        self.health
-            .failed(name, failure.into(), error, cause, Some(next));
-    }
-}
-
-/// How a cycle ended.
-enum Outcome {
-    /// Nothing was done: the folder is missing or empty.
-    NoFolder,
-    /// Everything is online.
-    Done,
-    Failed {
-        failure: Failure,
-        /// The cause and what to do.
-        error: String,
-        /// The cause, short.
-        cause: String,
-    },
-}
-
-/// What makes a site waiting after a permanent failure try again before its time.
-fn sooner(credentials: &CredentialFiles) -> String {
-    if credentials.is_empty() {
-        return "when the site folder changes or on SIGHUP".to_owned();
-    }
-    let files: Vec<String> = credentials
-        .paths()
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    format!(
-        "when the site folder or a credential file ({}) changes, or on SIGHUP",
-        files.join(", ")
-    )
 }
 
 /// Whether an event on `path` can be let go: the path is excluded. A `.deployignore` is
