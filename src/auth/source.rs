@@ -193,3 +193,39 @@ pub async fn run_token_command(command: &str) -> Result<Secret, AuthError> {
     }
     Ok(Secret::new(token))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_a_source_reads_are_named() {
+        let file = |p: &str| Value::File(PathBuf::from(p));
+        let credentials = ComponentSource::Credentials(ComponentCredentials {
+            appid: "wx1".into(),
+            appsecret: file("/run/secret"),
+            ticket: file("/run/ticket"),
+        });
+        assert_eq!(
+            credentials.files(),
+            [Path::new("/run/secret"), Path::new("/run/ticket")]
+        );
+        let given = ComponentSource::Credentials(ComponentCredentials {
+            appid: "wx1".into(),
+            appsecret: Value::Given(Secret::new("s")),
+            ticket: file("/run/ticket"),
+        });
+        assert_eq!(given.files(), [Path::new("/run/ticket")]);
+        assert_eq!(
+            ComponentSource::File("/run/token".into()).files(),
+            [Path::new("/run/token")]
+        );
+        assert!(ComponentSource::Fixed(Secret::new("t")).files().is_empty());
+        let refresh = AuthorizerSource::Refresh {
+            component_appid: "wx1".into(),
+            authorizer_appid: "wx2".into(),
+            refresh_token: file("/run/refresh"),
+        };
+        assert_eq!(refresh.files(), [Path::new("/run/refresh")]);
+    }
+}
