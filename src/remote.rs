@@ -4,6 +4,7 @@
 //! Commands call [`Remote`]; they never touch tokens or retry loops themselves.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::api::{
@@ -58,7 +59,7 @@ impl RemoteError {
     }
 
     /// What the service answered, without advice.
-    fn answer(&self) -> String {
+    pub fn answer(&self) -> String {
         match self {
             Self::Api(e) | Self::Auth(AuthError::Fetch { source: e, .. }) => e.answer(),
             other => other.to_string(),
@@ -111,6 +112,17 @@ impl Remote {
 
     pub fn api(&self) -> &ApiClient {
         &self.api
+    }
+
+    /// The files tokens and credentials are read from (a token file, the verify ticket, the
+    /// app secret, the refresh token): a change in one may end a refusal.
+    pub fn credential_files(&self) -> Vec<PathBuf> {
+        let component = self.component.iter().flat_map(|c| c.files());
+        let authorizer = self.authorizer.iter().flat_map(|a| a.files());
+        let mut files: Vec<PathBuf> = component.chain(authorizer).map(Path::to_owned).collect();
+        files.sort();
+        files.dedup();
+        files
     }
 
     fn component(&self) -> Result<&ComponentTokens, AuthError> {

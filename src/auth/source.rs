@@ -28,8 +28,35 @@ pub enum ComponentSource {
 #[derive(Clone, Debug)]
 pub struct ComponentCredentials {
     pub appid: String,
-    pub appsecret: Secret,
+    /// Read at each token fetch, as the ticket is: a secret file rewritten takes effect at
+    /// the next fetch.
+    pub appsecret: Value,
     pub ticket: Value,
+}
+
+impl ComponentSource {
+    /// The files this source reads its token or credentials from: a change in one may fix a
+    /// refusal.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Self::Fixed(_) | Self::Command(_) => Vec::new(),
+            Self::File(path) => vec![path.as_path()],
+            Self::Credentials(creds) => [&creds.appsecret, &creds.ticket]
+                .into_iter()
+                .filter_map(Value::file)
+                .collect(),
+        }
+    }
+}
+
+impl AuthorizerSource {
+    /// The file the refresh token is read from, if it is one.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Self::Fixed(_) => Vec::new(),
+            Self::Refresh { refresh_token, .. } => refresh_token.file().into_iter().collect(),
+        }
+    }
 }
 
 /// A secret given directly, or kept in a file (re-read at each use).
@@ -40,6 +67,14 @@ pub enum Value {
 }
 
 impl Value {
+    /// The file the value is kept in, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Value::Given(_) => None,
+            Value::File(path) => Some(path),
+        }
+    }
+
     pub async fn read(&self, what: &'static str) -> Result<Secret, AuthError> {
         match self {
             Value::Given(secret) => Ok(secret.clone()),
@@ -157,4 +192,40 @@ pub async fn run_token_command(command: &str) -> Result<Secret, AuthError> {
         return Err(fail("printed nothing".to_owned()));
     }
     Ok(Secret::new(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_a_source_reads_are_named() {
+        let file = |p: &str| Value::File(PathBuf::from(p));
+        let credentials = ComponentSource::Credentials(ComponentCredentials {
+            appid: "wx1".into(),
+            appsecret: file("/run/secret"),
+            ticket: file("/run/ticket"),
+        });
+        assert_eq!(
+            credentials.files(),
+            [Path::new("/run/secret"), Path::new("/run/ticket")]
+        );
+        let given = ComponentSource::Credentials(ComponentCredentials {
+            appid: "wx1".into(),
+            appsecret: Value::Given(Secret::new("s")),
+            ticket: file("/run/ticket"),
+        });
+        assert_eq!(given.files(), [Path::new("/run/ticket")]);
+        assert_eq!(
+            ComponentSource::File("/run/token".into()).files(),
+            [Path::new("/run/token")]
+        );
+        assert!(ComponentSource::Fixed(Secret::new("t")).files().is_empty());
+        let refresh = AuthorizerSource::Refresh {
+            component_appid: "wx1".into(),
+            authorizer_appid: "wx2".into(),
+            refresh_token: file("/run/refresh"),
+        };
+        assert_eq!(refresh.files(), [Path::new("/run/refresh")]);
+    }
 }

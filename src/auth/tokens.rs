@@ -108,10 +108,11 @@ impl ComponentTokens {
                 cached.token = Some(run_token_command(command).await?);
             }
             ComponentSource::Credentials(creds) => {
+                let appsecret = creds.appsecret.read("component app secret").await?;
                 let ticket = creds.ticket.read("component verify ticket").await?;
                 let answer = self
                     .api
-                    .component_token(&creds.appid, &creds.appsecret, &ticket)
+                    .component_token(&creds.appid, &appsecret, &ticket)
                     .await
                     .map_err(|source| AuthError::Fetch {
                         what: "the component access token",
@@ -126,6 +127,11 @@ impl ComponentTokens {
             }
         }
         cached.token.clone().ok_or(AuthError::NoSource)
+    }
+
+    /// The files the token or its credentials are read from.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        self.source.files()
     }
 
     fn source_name(&self) -> String {
@@ -155,6 +161,11 @@ impl AuthorizerTokens {
             cached: Mutex::new(Cached::default()),
             rotated_refresh_token: Mutex::new(None),
         }
+    }
+
+    /// The file the refresh token is read from, if it is one.
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        self.source.files()
     }
 
     pub async fn current(&self, component: Option<&ComponentTokens>) -> Result<Secret, AuthError> {

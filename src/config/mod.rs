@@ -532,11 +532,10 @@ fn component_source(
                 ));
             }
         };
-        let appsecret = match appsecret {
-            Value::Given(s) => s,
-            // The app secret rarely changes: read it once, at start.
-            Value::File(path) => read_secret_now("component_appsecret_file", &path)?,
-        };
+        // Read at each token fetch; a file that cannot be read is refused at start already.
+        if let Value::File(path) = &appsecret {
+            check_secret_file("component_appsecret_file", path)?;
+        }
         return Ok(Some(ComponentSource::Credentials(ComponentCredentials {
             appid: appid.clone(),
             appsecret,
@@ -547,13 +546,15 @@ fn component_source(
     Ok(local.then(|| {
         ComponentSource::Credentials(ComponentCredentials {
             appid: emulator::COMPONENT_APPID.to_owned(),
-            appsecret: Secret::new(emulator::COMPONENT_APPSECRET),
+            appsecret: Value::Given(Secret::new(emulator::COMPONENT_APPSECRET)),
             ticket: Value::Given(Secret::new(emulator::VERIFY_TICKET)),
         })
     }))
 }
 
-fn read_secret_now(key: &'static str, path: &Path) -> Result<Secret, ConfigError> {
+/// Checks that a file holding a secret can be read and is not empty (and warns when others
+/// may read it), so that a wrong path is refused at start rather than at the first fetch.
+fn check_secret_file(key: &'static str, path: &Path) -> Result<(), ConfigError> {
     let unreadable = |e: std::io::Error| ConfigError::Invalid {
         key,
         value: path.display().to_string(),
@@ -570,7 +571,7 @@ fn read_secret_now(key: &'static str, path: &Path) -> Result<Secret, ConfigError
             reason: "the file is empty; write the value into it".into(),
         });
     }
-    Ok(Secret::new(value))
+    Ok(())
 }
 
 fn authorizer_source(

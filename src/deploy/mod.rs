@@ -88,6 +88,16 @@ impl DeployError {
             Self::Scan(_) | Self::Manifest(_) | Self::ServiceDown { .. } | Self::Task(_) => false,
         }
     }
+
+    /// What went wrong, short and without advice, for a one-line status: the service's
+    /// answer rather than what to do about it.
+    pub fn cause(&self) -> String {
+        match self {
+            Self::Remote(e) => e.answer(),
+            Self::NoStore { env } => format!("environment {env} has no static website"),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Deploys a site once: one full cycle of a fresh [`SiteDeployer`].

@@ -4,7 +4,8 @@
 //!
 //! SIGTERM / SIGINT: stop watching, let uploads in flight finish within the grace period (a
 //! second signal aborts them), save manifests, exit 0. SIGHUP: reload the config; sites added,
-//! removed or changed are started or stopped; an invalid config is logged and the old one kept.
+//! removed or changed are started or stopped; an invalid config is logged and the old one kept;
+//! and every site waiting to try a failed cycle again tries now.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use super::child::{BuildCommand, Signal};
 use super::health::Health;
 use super::poller::poll_status;
 use super::site::{SiteWorker, unix_now};
+use super::supervisor::supervise;
 use super::systemd::Notifier;
 use crate::config::Site;
 use crate::deploy::CycleSettings;
@@ -48,6 +50,8 @@ struct Running {
     site: Site,
     stop: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
+    /// Tells the worker to try a failed cycle again now.
+    nudge: watch::Sender<()>,
     tasks: JoinSet<()>,
 }
 
@@ -61,23 +65,39 @@ impl Running {
         let shared = Arc::new(site.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (nudge, nudge_rx) = watch::channel(());
         let (ready_tx, ready) = oneshot::channel();
-        let mut tasks = JoinSet::new();
-        tasks.spawn(
-            SiteWorker {
-                site: Arc::clone(&shared),
-                remote: Arc::clone(remote),
-                state_dir: settings.state_dir.clone(),
-                settings: settings.cycle,
-                timing: settings.timing,
-                poll: settings.poll,
-                stop: Arc::clone(&stop),
-                shutdown: shutdown_rx.clone(),
-                health: health.clone(),
-                ready: Some(ready_tx),
+        // Only the first worker tells when the initial deploy is done; one started again
+        // after a panic has no one waiting.
+        let mut ready_tx = Some(ready_tx);
+        let worker = {
+            let (site, remote, settings) =
+                (Arc::clone(&shared), Arc::clone(remote), settings.clone());
+            let (stop, shutdown, health) = (Arc::clone(&stop), shutdown_rx.clone(), health.clone());
+            move || {
+                SiteWorker {
+                    site: Arc::clone(&site),
+                    remote: Arc::clone(&remote),
+                    state_dir: settings.state_dir.clone(),
+                    settings: settings.cycle,
+                    timing: settings.timing,
+                    poll: settings.poll,
+                    stop: Arc::clone(&stop),
+                    shutdown: shutdown.clone(),
+                    nudge: nudge_rx.clone(),
+                    health: health.clone(),
+                    ready: ready_tx.take(),
+                }
+                .run()
             }
-            .run(),
-        );
+        };
+        let mut tasks = JoinSet::new();
+        tasks.spawn(supervise(
+            site.name.clone(),
+            health.clone(),
+            shutdown_rx.clone(),
+            worker,
+        ));
         tasks.spawn(poll_status(
             shared,
             Arc::clone(remote),
@@ -90,6 +110,7 @@ impl Running {
                 site,
                 stop,
                 shutdown,
+                nudge,
                 tasks,
             },
             ready,
@@ -172,7 +193,12 @@ impl Daemon {
             tokio::select! {
                 _ = terminate.recv() => ended = Some(End::Signal),
                 _ = interrupt.recv() => ended = Some(End::Signal),
-                _ = hangup.recv() => self.reload(&mut running, &health),
+                _ = hangup.recv() => {
+                    for r in running.values() {
+                        let _ = r.nudge.send(());
+                    }
+                    self.reload(&mut running, &health);
+                }
                 code = wait_build(&mut self.build) => ended = Some(End::Build(code)),
                 _ = super::next_tick(&mut watchdog) => self.notifier.watchdog(),
                 _ = status_tick.tick() => {

@@ -6,6 +6,33 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use super::retry::Failure;
+
+/// A cause in the status line is cut to this many characters.
+const SHORT_CAUSE_CHARS: usize = 80;
+
+/// How a site is failing, as `/status` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// Tried again in 30 s or at the next change.
+    Transient,
+    /// Tried again after a growing wait, or when a credential file, the folder or SIGHUP
+    /// could have fixed it.
+    Permanent,
+    /// The site's worker panicked; it is restarted after a growing wait.
+    Panic,
+}
+
+impl From<Failure> for FailureKind {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Transient => Self::Transient,
+            Failure::Permanent => Self::Permanent,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SiteHealth {
     pub env: String,
@@ -17,7 +44,14 @@ pub struct SiteHealth {
     pub last_uploaded: usize,
     pub last_failed: usize,
     pub last_bytes: u64,
+    /// Why the last cycle failed, with what to do about it.
     pub last_error: Option<String>,
+    /// How the last cycle failed (or the worker, when it panicked); `None` after a success.
+    pub failure: Option<FailureKind>,
+    /// Why, in short and without advice (the service's answer).
+    pub cause: Option<String>,
+    /// Unix seconds of the next try, when one is scheduled.
+    pub next_retry_unix: Option<u64>,
     pub cycles: u64,
     pub cycles_failed: u64,
     pub files_uploaded_total: u64,
@@ -49,6 +83,23 @@ impl Health {
         self.lock().remove(site);
     }
 
+    /// Notes a failure of `site`: how, why, and when the next try is (unix seconds).
+    pub fn failed(
+        &self,
+        site: &str,
+        failure: FailureKind,
+        error: String,
+        cause: String,
+        next_retry_unix: Option<u64>,
+    ) {
+        self.update(site, |h| {
+            h.last_error = Some(error);
+            h.failure = Some(failure);
+            h.cause = Some(cause);
+            h.next_retry_unix = next_retry_unix;
+        });
+    }
+
     /// One line for systemd's STATUS: "2 sites; last deploy 12 files 3 s ago; online".
     pub fn summary(&self, now_unix: u64) -> String {
         let sites = self.lock();
@@ -68,9 +119,16 @@ impl Health {
                 now_unix.saturating_sub(last.0)
             ));
         }
-        let failing = sites.values().filter(|s| s.last_error.is_some()).count();
-        if failing > 0 {
-            parts.push(format!("{failing} failing"));
+        let failing: Vec<(&String, &SiteHealth)> = sites
+            .iter()
+            .filter(|(_, s)| s.last_error.is_some())
+            .collect();
+        if let Some((name, first)) = failing.first() {
+            parts.push(format!(
+                "{} failing ({})",
+                failing.len(),
+                failing_detail(name, first, failing.len() - 1, now_unix)
+            ));
         }
         let statuses: std::collections::BTreeSet<&str> =
             sites.values().filter_map(|s| s.status.as_deref()).collect();
@@ -78,6 +136,35 @@ impl Health {
             parts.push(statuses.into_iter().collect::<Vec<_>>().join("/"));
         }
         parts.join("; ")
+    }
+}
+
+/// "www: <cause>; next try in 600 s; and 2 more", one line however long the cause.
+fn failing_detail(name: &str, site: &SiteHealth, others: usize, now_unix: u64) -> String {
+    let cause = site
+        .cause
+        .as_deref()
+        .or(site.last_error.as_deref())
+        .unwrap_or_default();
+    let mut detail = format!("{name}: {}", short(cause));
+    if let Some(at) = site.next_retry_unix {
+        detail.push_str(&format!("; next try in {} s", at.saturating_sub(now_unix)));
+    }
+    if others > 0 {
+        detail.push_str(&format!("; and {others} more"));
+    }
+    detail
+}
+
+/// `text` on one line, cut to [`SHORT_CAUSE_CHARS`].
+fn short(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match line.char_indices().nth(SHORT_CAUSE_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
     }
 }
 
@@ -99,6 +186,39 @@ mod tests {
             "2 sites; last deploy 12 files 3 s ago; online"
         );
         health.update("docs", |s| s.last_error = Some("boom".into()));
-        assert!(health.summary(103).contains("1 failing"));
+        assert_eq!(
+            health.summary(103),
+            "2 sites; last deploy 12 files 3 s ago; 1 failing (docs: boom); online"
+        );
+    }
+
+    #[test]
+    fn summary_names_a_failing_sites_cause_and_next_try() {
+        let health = Health::default();
+        health.failed(
+            "www",
+            FailureKind::Permanent,
+            "componenttcb/staticuploadfile answered errcode 61007 (api unauthorized): the merchant has not granted…".into(),
+            "componenttcb/staticuploadfile answered errcode 61007 (api unauthorized)".into(),
+            Some(700),
+        );
+        assert_eq!(
+            health.summary(100),
+            "1 site; 1 failing (www: componenttcb/staticuploadfile answered errcode 61007 (api unauthorized); next try in 600 s)"
+        );
+        health.failed(
+            "docs",
+            FailureKind::Transient,
+            "x".into(),
+            format!("line one\n{}", "y".repeat(200)),
+            None,
+        );
+        let summary = health.summary(100);
+        assert!(
+            summary.starts_with("2 sites; 2 failing (docs: line one yyy"),
+            "{summary}"
+        );
+        assert!(summary.ends_with("…; and 1 more)"), "{summary}");
+        assert!(summary.chars().count() < 140, "{summary}");
     }
 }

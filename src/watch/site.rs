@@ -1,6 +1,8 @@
 //! One site's worker: watches its folder, gathers events into batches, and runs a deploy cycle
 //! when a batch is due. Events that arrive during a cycle make one follow-up cycle, not one per
-//! event. A missing or empty folder is waited for, never deployed as final.
+//! event. A missing or empty folder is waited for, never deployed as final. A failed cycle is
+//! tried again as `retry` says; while a permanent failure waits, the credential files are
+//! looked at every couple of seconds, and a change in one (or SIGHUP) tries again at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,10 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, Interval, sleep_until};
 
 use super::batch::{Batch, Dirty, Timing};
+use super::credentials::{self, CredentialFiles};
 use super::health::Health;
+use super::outcome::{Outcome, settle};
+use super::retry::{Failure, Retry};
 use super::watcher::{FsEvent, SiteWatcher};
 use crate::config::Site;
 use crate::deploy::{CycleSettings, SiteDeployer};
@@ -22,8 +27,6 @@ use crate::site::scan::{Focus, IGNORE_FILE_NAME, IgnoreRules, ScanOptions};
 const FALLBACK_POLL: Duration = Duration::from_secs(2);
 /// Events buffered between the watcher and the worker; past that the site is rescanned.
 const EVENT_BUFFER: usize = 4096;
-/// After a failed cycle, try again this much later even if nothing changes.
-const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// A site with no change for this long lets go of its manifest in memory until the next one:
 /// an idle daemon watching many files holds little memory.
 const REST_AFTER: Duration = Duration::from_secs(10);
@@ -39,6 +42,8 @@ pub struct SiteWorker {
     pub stop: Arc<AtomicBool>,
     /// Turns true when the worker must end (after its cycle in flight).
     pub shutdown: watch::Receiver<bool>,
+    /// Changes at SIGHUP: a failed cycle is tried again now.
+    pub nudge: watch::Receiver<()>,
     pub health: Health,
     /// Told when the initial deploy is done.
     pub ready: Option<oneshot::Sender<()>>,
@@ -89,20 +94,44 @@ impl SiteWorker {
         let mut deployer =
             SiteDeployer::new(Arc::clone(&self.site), &self.state_dir, self.settings);
 
-        let mut retry_at = self.cycle(&mut deployer, &dir, None).await;
+        let mut retry = Retry::default();
+        let mut credentials = CredentialFiles::new(self.remote.credential_files());
+        let mut credential_check: Option<Interval> = None;
+        let outcome = self.cycle(&mut deployer, &dir, None).await;
+        settle(&name, &self.health, &mut retry, outcome, &credentials);
         if let Some(ready) = self.ready.take() {
             let _ = ready.send(());
         }
         let mut rest_at = Some(Instant::now() + REST_AFTER);
         let mut batch = Batch::default();
         loop {
-            let due = match (batch.deadline(self.timing), retry_at) {
+            let pending = batch.deadline(self.timing);
+            let due = match (pending, retry.due()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            // The credential files are looked at only while a change in them could help.
+            if retry.waits_for_a_fix() && !credentials.is_empty() {
+                credential_check.get_or_insert_with(|| {
+                    let every = credentials::CHECK_EVERY;
+                    tokio::time::interval_at(Instant::now() + every, every)
+                });
+            } else {
+                credential_check = None;
+            }
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => break,
+                Ok(()) = self.nudge.changed() => {
+                    if retry.hasten(Instant::now()) {
+                        tracing::info!(site = %name, "SIGHUP: trying again now");
+                    }
+                }
+                _ = super::next_tick(&mut credential_check) => {
+                    if credentials.changed() && retry.hasten(Instant::now()) {
+                        tracing::info!(site = %name, "a credential file changed; trying again now");
+                    }
+                }
                 event = events.recv() => match event {
                     None => break,
                     Some(FsEvent::Rescan) => batch.add_rescan(Instant::now()),
@@ -127,7 +156,9 @@ impl SiteWorker {
                     }
                 },
                 _ = super::next_tick(&mut poll_tick) => batch.add_rescan(Instant::now()),
-                _ = sleep_until(rest_at.unwrap_or_else(Instant::now)), if rest_at.is_some() && due.is_none() => {
+                // Not while a batch gathers; a retry far off (after a permanent failure) is no
+                // reason to hold the manifest.
+                _ = sleep_until(rest_at.unwrap_or_else(Instant::now)), if rest_at.is_some() && pending.is_none() => {
                     rest_at = None;
                     if deployer.rest() {
                         tracing::debug!(site = %name, "resting: the manifest is out of memory until the next change");
@@ -148,8 +179,10 @@ impl SiteWorker {
                         rules = IgnoreRules::load(&scan_options).ok();
                     }
                     // A retry looks at everything: what failed is not dirty any more.
-                    let focus = focus.filter(|_| retry_at.is_none());
-                    retry_at = self.cycle(&mut deployer, &dir, focus).await;
+                    let focus = focus.filter(|_| retry.due().is_none());
+                    credentials.mark();
+                    let outcome = self.cycle(&mut deployer, &dir, focus).await;
+                    settle(&name, &self.health, &mut retry, outcome, &credentials);
                     rest_at = Some(Instant::now() + REST_AFTER);
                 }
             }
@@ -157,14 +190,13 @@ impl SiteWorker {
         tracing::debug!(site = %name, "worker stopped");
     }
 
-    /// Runs one cycle unless the folder is missing or empty; returns when to retry, if the
-    /// cycle failed.
+    /// Runs one cycle unless the folder is missing or empty.
     async fn cycle(
         &self,
         deployer: &mut SiteDeployer,
         dir: &Path,
         focus: Option<Focus>,
-    ) -> Option<Instant> {
+    ) -> Outcome {
         let name = &self.site.name;
         if !has_entries(dir) {
             let first_notice = self
@@ -176,58 +208,66 @@ impl SiteWorker {
                 tracing::info!(site = %name, dir = %dir.display(), "the folder is missing or empty; waiting for the build");
             }
             self.health.update(name, |h| h.waiting_for_folder = true);
-            return None;
+            return Outcome::NoFolder;
         }
         self.health.update(name, |h| h.waiting_for_folder = false);
         let result = deployer.cycle(&self.remote, false, focus, &self.stop).await;
         let now_unix = unix_now();
-        match result {
-            Ok(report) => {
-                let changed = report.uploaded > 0 || report.failed > 0;
-                let url = deployer.url().unwrap_or_default().to_owned();
-                if changed {
-                    tracing::info!(
-                        site = %name,
-                        uploaded = report.uploaded,
-                        unchanged = report.unchanged,
-                        failed = report.failed,
-                        stale = report.stale_remote.len(),
-                        ms = report.duration_ms,
-                        url = %url,
-                        "deployed"
-                    );
-                } else {
-                    tracing::debug!(site = %name, url = %url, "nothing to deploy");
-                }
-                self.health.update(name, |h| {
-                    h.cycles += 1;
-                    h.files_uploaded_total += report.uploaded as u64;
-                    h.bytes_uploaded_total += report.bytes_uploaded;
-                    h.upload_failures_total += report.failed as u64;
-                    h.url = deployer.url().map(str::to_owned);
-                    if report.failed == 0 {
-                        h.last_error = None;
-                        if report.uploaded > 0 || h.last_deploy_unix.is_none() {
-                            h.last_deploy_unix = Some(now_unix);
-                            h.last_uploaded = report.uploaded;
-                            h.last_bytes = report.bytes_uploaded;
-                        }
-                    } else {
-                        h.last_error = Some(format!("{} files failed", report.failed));
-                    }
-                    h.last_failed = report.failed;
-                });
-                (report.failed > 0).then(|| Instant::now() + RETRY_AFTER)
-            }
+        let report = match result {
+            Ok(report) => report,
             Err(e) => {
-                tracing::error!(site = %name, error = %e, "deploy failed; trying again in {}s or at the next change", RETRY_AFTER.as_secs());
                 self.health.update(name, |h| {
                     h.cycles += 1;
                     h.cycles_failed += 1;
-                    h.last_error = Some(e.to_string());
                 });
-                Some(Instant::now() + RETRY_AFTER)
+                let failure = if e.is_permanent() {
+                    Failure::Permanent
+                } else {
+                    Failure::Transient
+                };
+                return Outcome::Failed {
+                    failure,
+                    error: e.to_string(),
+                    cause: e.cause(),
+                };
             }
+        };
+        let url = deployer.url().unwrap_or_default().to_owned();
+        if report.uploaded > 0 || report.failed > 0 {
+            tracing::info!(
+                site = %name,
+                uploaded = report.uploaded,
+                unchanged = report.unchanged,
+                failed = report.failed,
+                stale = report.stale_remote.len(),
+                ms = report.duration_ms,
+                url = %url,
+                "deployed"
+            );
+        } else {
+            tracing::debug!(site = %name, url = %url, "nothing to deploy");
+        }
+        self.health.update(name, |h| {
+            h.cycles += 1;
+            h.files_uploaded_total += report.uploaded as u64;
+            h.bytes_uploaded_total += report.bytes_uploaded;
+            h.upload_failures_total += report.failed as u64;
+            h.url = deployer.url().map(str::to_owned);
+            if report.failed == 0 && (report.uploaded > 0 || h.last_deploy_unix.is_none()) {
+                h.last_deploy_unix = Some(now_unix);
+                h.last_uploaded = report.uploaded;
+                h.last_bytes = report.bytes_uploaded;
+            }
+            h.last_failed = report.failed;
+        });
+        if report.failed == 0 {
+            return Outcome::Done;
+        }
+        let error = format!("{} files failed", report.failed);
+        Outcome::Failed {
+            failure: Failure::Transient,
+            cause: error.clone(),
+            error,
         }
     }
 }
