@@ -89,14 +89,8 @@ mod tests {
     use super::*;
     use crate::watch::health::SiteHealth;
 
-    /// Quiets the default panic hook's message for the panics these tests cause on purpose.
-    fn quiet_panics() {
-        std::panic::set_hook(Box::new(|_| {}));
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_worker_that_panics_is_marked_failed_and_started_again() {
-        quiet_panics();
         let health = Health::default();
         let (stop, shutdown) = watch::channel(false);
         let runs = Arc::new(AtomicU32::new(0));
@@ -135,7 +129,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_panic_during_shutdown_is_not_followed_by_a_restart() {
-        quiet_panics();
         let health = Health::default();
         let (stop, shutdown) = watch::channel(false);
         let stop = Arc::new(stop);
@@ -161,7 +154,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn panics_in_a_row_wait_longer_each_time() {
-        quiet_panics();
         let (_stop, shutdown) = watch::channel(false);
         let (started_tx, mut started) = mpsc::unbounded_channel();
         let supervisor = tokio::spawn(supervise("www".into(), Health::default(), shutdown, {
