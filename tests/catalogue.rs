@@ -1043,7 +1043,7 @@ const CATALOGUE: &[Case] = &[
             "<h1>502 Bad Gateway</h1>",
         ],
         fix: &["check api_base and any proxy in between"],
-        sent: Sent::Requests(8),
+        sent: Sent::Requests(10),
         ..ROW
     },
     Case {
@@ -1200,9 +1200,9 @@ const CATALOGUE: &[Case] = &[
         },
         args: DEPLOY,
         exit: 1,
-        cause: &["does not match the MD5 of the bytes sent (gave up after 8 tries)"],
+        cause: &["does not match the MD5 of the bytes sent (gave up after 10 tries)"],
         fix: &["fix that and deploy again"],
-        sent: Sent::Links(8),
+        sent: Sent::Links(10),
         ..ROW
     },
     Case {
@@ -1270,9 +1270,9 @@ const CATALOGUE: &[Case] = &[
         ..ROW
     },
     // ── Every errcode of the API pages ───────────────────────────────────────────────────
-    // A busy service is tried eight times (`retry_attempts`' default) before the user is told.
+    // A busy service is tried ten times (`retry_attempts`' default) before the user is told.
     Case {
-        sent: Sent::Requests(8),
+        sent: Sent::Requests(10),
         ..errcode(
             "errcode -1 (busy)",
             r#"{"errcode":-1,"errmsg":"canned message"}"#,
@@ -1282,7 +1282,7 @@ const CATALOGUE: &[Case] = &[
         )
     },
     Case {
-        sent: Sent::Requests(8),
+        sent: Sent::Requests(10),
         ..errcode(
             "errcode -1000 (system error)",
             r#"{"errcode":-1000,"errmsg":"canned message"}"#,

@@ -215,8 +215,9 @@ async fn an_unknown_errcode_ends_a_command_after_three_tries() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_busy_link_and_a_failing_put_share_the_tries_of_a_file() {
-    // The link call is one of the file's tries, not a retry loop of its own.
+async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
+    // A link request is one of the file's tries, not a retry loop of its own; a PUT that failed
+    // is tried again with the same link while it is fresh.
     let h = Harness::start().await;
     h.create_store("site").await;
     h.emulator.refuse(LINK, -1, "system error");
@@ -234,8 +235,29 @@ async fn a_busy_link_and_a_failing_put_share_the_tries_of_a_file() {
     h.create_store("site").await;
     let run = deploy(&h, dir.path(), "3", "1", false).await;
     assert_eq!(run.code, 1, "{run:?}");
-    assert_eq!(h.api_calls(LINK), 3);
+    assert!(run.error_line().contains("HTTP 500"), "{run:?}");
+    assert!(
+        run.error_line().contains("gave up after 3 tries"),
+        "{run:?}"
+    );
     assert_eq!(h.emulator.counters().puts, 3);
+    assert_eq!(
+        h.api_calls(LINK),
+        1,
+        "the link lives 60 s: one serves every PUT"
+    );
+
+    // Links that live a second are asked for anew, and still no more than the tries.
+    let h = Harness::with(|o| {
+        o.faults.put_error_rate = 1.0;
+        o.link_lifetime = std::time::Duration::from_secs(1);
+    })
+    .await;
+    h.create_store("site").await;
+    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(h.emulator.counters().puts, 3);
+    assert_eq!(h.api_calls(LINK), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]

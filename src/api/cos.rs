@@ -2,6 +2,8 @@
 //! The object store answers errors as XML (`<Error><Code>…</Code><Message>…</Message></Error>`);
 //! they are read into [`CosError`], which says whether a fresh link, a retry or neither helps.
 
+use std::time::Duration;
+
 use super::client::ApiClient;
 use super::error::{overloaded_status, transport_detail};
 use crate::error::snippet;
@@ -132,6 +134,26 @@ impl ApiClient {
     }
 }
 
+/// How long a signed link is valid, from its COS signature's `q-sign-time=START;END` (in the
+/// `sign` parameter, or as a parameter of its own). Measured as END − START, so that it does not
+/// depend on this machine's clock agreeing with the service's. `None` when the link does not
+/// say.
+pub fn link_lifetime(signed_url: &str) -> Option<Duration> {
+    let url = url::Url::parse(signed_url).ok()?;
+    let time = url
+        .query_pairs()
+        .find_map(|(name, value)| match name.as_ref() {
+            "q-sign-time" => Some(value.into_owned()),
+            "sign" => url::form_urlencoded::parse(value.as_bytes())
+                .find(|(inner, _)| inner == "q-sign-time")
+                .map(|(_, time)| time.into_owned()),
+            _ => None,
+        })?;
+    let (start, end) = time.split_once(';')?;
+    let (start, end) = (start.parse::<u64>().ok()?, end.parse::<u64>().ok()?);
+    end.checked_sub(start).map(Duration::from_secs)
+}
+
 /// Reads the body of a failed PUT (`status`): a COS XML error, or anything else, into a
 /// [`CosError`] whose message is one line of bounded length.
 pub fn parse_cos_error(status: u16, body: &[u8]) -> CosError {
@@ -192,6 +214,22 @@ mod tests {
         for (status, code, message, reaction) in cases {
             let err = parse_cos_error(status, &xml(code, message));
             assert_eq!(err.reaction(), reaction, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_link_says_how_long_it_lives() {
+        let nested = "https://b.cos.example/a.js?sign=q-sign-algorithm%3Dsha1%26q-ak%3DAK%26q-sign-time%3D1613977939%3B1613977999%26q-key-time%3D1613977939%3B1613977999%26q-signature%3Dabc";
+        assert_eq!(link_lifetime(nested), Some(Duration::from_secs(60)));
+        let flat = "https://b.cos.example/a.js?sign=q-sign-algorithm=sha1&q-ak=AK&q-sign-time=100;130&q-signature=abc";
+        assert_eq!(link_lifetime(flat), Some(Duration::from_secs(30)));
+        for unknown in [
+            "https://b.cos.example/a.js?sign=abc",
+            "https://b.cos.example/a.js?q-sign-time=16139779391613977999",
+            "https://b.cos.example/a.js?q-sign-time=20;10",
+            "not a url",
+        ] {
+            assert_eq!(link_lifetime(unknown), None, "{unknown}");
         }
     }
 

@@ -55,7 +55,7 @@ pub struct UploadFileRequest<'a> {
 }
 
 /// A signed upload link and the `x-cos-security-token` that goes with it.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct UploadLink {
     pub signed_url: String,
     #[serde(alias = "Token")]

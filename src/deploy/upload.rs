@@ -4,17 +4,19 @@
 
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::time::Instant;
 use tokio_util::io::ReaderStream;
 
 use super::headers::FileHeaders;
-use crate::api::{CosError, CosReaction, PutObject, UploadLink};
-use crate::congestion::Load;
+
+use crate::api::{CosError, CosReaction, PutObject, UploadLink, link_lifetime};
+use crate::congestion::{Congestion, Load};
 use crate::remote::{CallTries, Remote, RemoteError};
-use crate::retry::{Attempt, GaveUp};
+use crate::retry::{Attempt, GaveUp, RetryPolicy};
 use crate::site::FileStat;
 use crate::site::hash::{Digest, Hasher, digest_of};
 use crate::site::manifest::ManifestEntry;
@@ -63,28 +65,48 @@ enum Payload {
 
 /// Uploads one file, retrying as the remote's policy says: an expired link is replaced, a
 /// refused signature gets one fresh link, an overloaded store or a changed file waits and tries
-/// again.
+/// again, with the link again while it is fresh.
+///
+/// The file's tries cover its link requests and its PUTs alike: whatever fails, it makes at
+/// most `retry_attempts` link requests (and one more per token renewal) and `retry_attempts`
+/// PUTs; a try that fails costs the file one of the two.
 pub async fn upload_file(
     remote: &Remote,
     env: &str,
     job: &UploadJob<'_>,
 ) -> Result<Uploaded, UploadError> {
+    let budget = remote.retry().attempts.max(1);
+    // Each try asks for a link or PUTs (or both), so the two budgets bound the tries.
+    let policy = RetryPolicy {
+        attempts: budget.saturating_mul(2),
+        ..*remote.retry()
+    };
     // Shared by the tries, which run one after another.
-    let fresh_link_for_signature = &AtomicBool::new(false);
+    let tries = &Mutex::new(FileTries::new(budget));
     let link_tries = &CallTries::default();
     let congestion = remote.congestion();
-    let result = remote
-        .retry()
+    let result = policy
         .run(|_| async move {
             let (stat, payload) = match read(&job.path).await {
                 Ok(read) => read,
                 Err(e) => return Attempt::Fail(e),
             };
-            // The link is one try of the file's, as the PUT is: whatever fails, a file costs
-            // at most `retry_attempts` link calls (and one more per token renewal) and PUTs.
-            let link = match link_of(remote.try_upload_link(env, job.key, link_tries).await) {
-                Ok(link) => link,
-                Err(outcome) => return outcome,
+            let next = lock(tries).next_link();
+            let link = match next {
+                NextLink::Held(link) => link,
+                NextLink::Spent(error) => return Attempt::Fail(error),
+                NextLink::Ask => {
+                    let outcome = link_of(remote.try_upload_link(env, job.key, link_tries).await);
+                    let mut tries = lock(tries);
+                    tries.links += 1;
+                    match outcome {
+                        Ok(link) => {
+                            tries.hold(&link);
+                            link
+                        }
+                        Err(failed) => return tries.limit(failed),
+                    }
+                }
             };
             let put = PutObject {
                 signed_url: &link.signed_url,
@@ -102,12 +124,14 @@ pub async fn upload_file(
                     .map_err(PutError::Cos),
                 Payload::Stream { file } => put_stream(remote, &put, file, stat.size).await,
             };
-            let e = match outcome {
+            let mut tries = lock(tries);
+            tries.puts += 1;
+            let failed = match outcome {
                 Ok((Some(etag), digest)) if etag != digest.md5_hex() => {
                     let reason =
                         format!("the store's ETag {etag} does not match the MD5 of the bytes sent");
                     tracing::warn!(path = job.key, reason, "upload failed; retrying");
-                    return Attempt::Backoff(UploadError::GaveUp(reason));
+                    Attempt::Backoff(UploadError::GaveUp(reason))
                 }
                 Ok((_, digest)) => {
                     congestion.record(Load::Served);
@@ -120,37 +144,141 @@ pub async fn upload_file(
                 Err(PutError::Changed) => {
                     let reason = "the file kept changing while it was sent";
                     tracing::debug!(path = job.key, reason, "reading it again");
-                    return Attempt::Backoff(UploadError::File(reason.into()));
+                    Attempt::Backoff(UploadError::File(reason.into()))
                 }
-                Err(PutError::Cos(e)) => e,
+                Err(PutError::Cos(e)) => tries.put_refused(job.key, &e, congestion),
             };
-            if e.overloaded() {
-                congestion.record(Load::Overloaded);
-            }
-            let reason = e.to_string();
-            let reaction = e.reaction();
-            let fresh_link = match reaction {
-                CosReaction::FreshLink => true,
-                CosReaction::FreshLinkOnce => {
-                    !fresh_link_for_signature.swap(true, Ordering::Relaxed)
-                }
-                CosReaction::Retry | CosReaction::Fail => false,
-            };
-            if fresh_link {
-                tracing::debug!(path = job.key, reason, "asking for a fresh link");
-                Attempt::Again(UploadError::File(reason))
-            } else if reaction == CosReaction::Retry {
-                tracing::warn!(path = job.key, reason, "upload failed; retrying");
-                Attempt::Backoff(UploadError::GaveUp(reason))
-            } else {
-                Attempt::Fail(UploadError::File(reason))
-            }
+            tries.limit(failed)
         })
         .await;
     result.map_err(|gave_up| match gave_up {
         GaveUp::Exhausted { error, tries } => error.after_tries(tries),
         GaveUp::Failed(error) => error,
     })
+}
+
+/// What one file's tries carry from one to the next.
+struct FileTries {
+    /// Link requests, and PUTs, a file may make.
+    budget: u32,
+    links: u32,
+    puts: u32,
+    /// The last link, and until when it may be PUT to again.
+    held: Option<(UploadLink, Instant)>,
+    /// A refused signature has had its one fresh link.
+    fresh_link_for_signature: bool,
+    /// The last failure, for the file's report when its link requests are spent.
+    last: Option<(bool, String)>,
+}
+
+/// Where a try's link comes from.
+enum NextLink {
+    /// The last try's, still fresh.
+    Held(UploadLink),
+    /// A new one, asked for now.
+    Ask,
+    /// None: the file has made its link requests; this was its last failure.
+    Spent(UploadError),
+}
+
+/// A link is PUT to again only with this much of its life left: the PUT must arrive in time.
+const LINK_REUSE_MARGIN: Duration = Duration::from_secs(1);
+
+impl FileTries {
+    fn new(budget: u32) -> Self {
+        FileTries {
+            budget,
+            links: 0,
+            puts: 0,
+            held: None,
+            fresh_link_for_signature: false,
+            last: None,
+        }
+    }
+
+    /// The link this try PUTs to.
+    fn next_link(&mut self) -> NextLink {
+        if let Some((link, until)) = &self.held
+            && Instant::now() + LINK_REUSE_MARGIN < *until
+        {
+            return NextLink::Held(link.clone());
+        }
+        self.held = None;
+        match self.last.take() {
+            Some((service, reason)) if self.links >= self.budget => {
+                let error = match service {
+                    true => UploadError::GaveUp(reason),
+                    false => UploadError::File(reason),
+                };
+                NextLink::Spent(error.after_tries(self.links))
+            }
+            last => {
+                self.last = last;
+                NextLink::Ask
+            }
+        }
+    }
+
+    /// Keeps a new link for the next tries, if it says how long it lives.
+    fn hold(&mut self, link: &UploadLink) {
+        self.held =
+            link_lifetime(&link.signed_url).map(|life| (link.clone(), Instant::now() + life));
+    }
+
+    /// What a store's refusal of a PUT means: a fresh link at once, a retry with backoff (with
+    /// the same link), or the end of this file.
+    fn put_refused(
+        &mut self,
+        key: &str,
+        e: &CosError,
+        congestion: &Congestion,
+    ) -> Attempt<Uploaded, UploadError> {
+        if e.overloaded() {
+            congestion.record(Load::Overloaded);
+        }
+        let reason = e.to_string();
+        let reaction = e.reaction();
+        let fresh_link = match reaction {
+            CosReaction::FreshLink => true,
+            CosReaction::FreshLinkOnce => {
+                !std::mem::replace(&mut self.fresh_link_for_signature, true)
+            }
+            CosReaction::Retry | CosReaction::Fail => false,
+        };
+        if fresh_link {
+            self.held = None;
+            tracing::debug!(path = key, reason, "asking for a fresh link");
+            Attempt::Again(UploadError::File(reason))
+        } else if reaction == CosReaction::Retry {
+            tracing::warn!(path = key, reason, "upload failed; retrying");
+            Attempt::Backoff(UploadError::GaveUp(reason))
+        } else {
+            Attempt::Fail(UploadError::File(reason))
+        }
+    }
+
+    /// A failed try, unless the file has spent its PUTs or its link requests: then the end of
+    /// the file, saying how many tries it took.
+    fn limit(&mut self, failed: Attempt<Uploaded, UploadError>) -> Attempt<Uploaded, UploadError> {
+        let (error, again) = match failed {
+            Attempt::Backoff(error) => (error, false),
+            Attempt::Again(error) => (error, true),
+            done_or_fail => return done_or_fail,
+        };
+        let spent = self.puts.max(self.links);
+        if self.puts >= self.budget || (self.held.is_none() && self.links >= self.budget) {
+            return Attempt::Fail(error.after_tries(spent));
+        }
+        self.last = match &error {
+            UploadError::GaveUp(reason) => Some((true, reason.clone())),
+            UploadError::File(reason) => Some((false, reason.clone())),
+            _ => None,
+        };
+        match again {
+            true => Attempt::Again(error),
+            false => Attempt::Backoff(error),
+        }
+    }
 }
 
 impl UploadError {
@@ -263,4 +391,8 @@ fn link_of(
         Attempt::Fail(e) if e.stops_deploy() => Err(Attempt::Fail(UploadError::Fatal(e))),
         Attempt::Fail(e) => Err(Attempt::Fail(UploadError::File(e.to_string()))),
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
