@@ -326,18 +326,26 @@ fn index_page(shared: &Shared) -> Response<Body> {
 fn confirm_share_page(query: Option<&str>) -> Response<Body> {
     let mut env = String::new();
     let mut appid = String::new();
+    let mut source_type = String::new();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match name.as_ref() {
             "env" => env = value.into_owned(),
             "appid" => appid = value.into_owned(),
+            "source_type" => source_type = value.into_owned(),
             _ => {}
         }
     }
+    let kind = match source_type.as_str() {
+        "0" => "cloud-development environment",
+        "1" => "cloud-hosting environment",
+        _ => "environment",
+    };
     let body = format!(
         "<p>In the real service, the admin of mini program <b>{}</b> confirms here that it may \
-         use environment <b>{}</b>. The emulator needs no confirmation.</p>",
+         use {kind} <b>{}</b> (source type {}). The emulator needs no confirmation.</p>",
         html_escape(&appid),
-        html_escape(&env)
+        html_escape(&env),
+        html_escape(&source_type)
     );
     html_response(StatusCode::OK, "Share environment", &body)
 }
