@@ -158,7 +158,7 @@ fn static_file_list(shared: &Shared, f: Fields<'_>) -> ApiResult {
         .map(|m| {
             json!({
                 "key": m.key,
-                "md5": m.md5,
+                "md5": shared.listed_md5(env, &m),
                 // A string, as the real service sometimes sends it.
                 "size": m.size.to_string(),
                 "last_modified": rfc3339_millis(from_unix_millis(m.last_modified_ms)),
