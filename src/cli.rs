@@ -194,9 +194,10 @@ pub struct ShareArgs {
     /// Mini program appid to share with; repeat for several.
     #[arg(long = "appid", value_name = "APPID", required = true)]
     pub appids: Vec<String>,
-    /// Source of the environment (1 = cloud hosting); omitted unless given.
-    #[arg(long)]
-    pub source_type: Option<u32>,
+    /// Kind of environment shared: 0 = a cloud-development environment, 1 = a cloud-hosting
+    /// environment. Always sent (the API requires it).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub source_type: u32,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,

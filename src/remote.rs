@@ -380,7 +380,7 @@ impl Remote {
         &self,
         env: &str,
         appids: &[String],
-        source_type: Option<u32>,
+        source_type: u32,
     ) -> Result<ShareEnvAnswer, RemoteError> {
         self.with_token(TokenKind::Component, |t| async move {
             self.api.share_env(&t, env, appids, source_type).await

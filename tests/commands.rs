@@ -92,6 +92,40 @@ async fn share_prints_each_confirmation_url_and_fails_on_a_bad_appid() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn share_always_sends_a_source_type_zero_unless_told_otherwise() {
+    let h = Harness::start().await;
+    h.create_store("shared").await;
+    let good = "wx0123456789abcdef";
+    // The emulator refuses a share without `source_type` (40101) and writes the one it received
+    // into its confirmation URL.
+    let run = h.run(&["share", "--env", "shared", "--appid", good]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with(good) && run.stdout.contains("&source_type=0\n"),
+        "{run:?}"
+    );
+
+    let run = h
+        .run(&[
+            "share",
+            "--env",
+            "shared",
+            "--appid",
+            good,
+            "--source-type",
+            "1",
+            "--json",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let url = run.json()["confirmations"][0]["url"].clone();
+    assert!(
+        url.as_str().is_some_and(|u| u.ends_with("&source_type=1")),
+        "{run:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn embedded_emulator_needs_no_account() {
     let state = tempfile::tempdir().expect("temp dir");
     let port = free_port();

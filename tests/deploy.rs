@@ -190,6 +190,67 @@ async fn a_fresh_runner_redeploying_an_unchanged_site_uploads_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_runner_uploads_files_listed_with_a_multipart_etag_once() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = build_site(dir.path());
+    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+
+    // No manifest, as on a fresh CI runner, and two objects the store lists with the ETag of
+    // an upload in parts, which is not the MD5 of their bytes.
+    std::fs::remove_dir_all(h.state.path().join("manifests")).expect("rm manifests");
+    let multipart = ["assets/app.js", "media/big.bin"];
+    for key in multipart {
+        h.emulator.list_as_multipart("site", key);
+    }
+    let puts = h.emulator.counters().puts;
+    let d = dir.path().to_str().expect("utf-8");
+    let run = h
+        .run(&["plan", "--env", "site", "--dir", d, "--json"])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let plan = run.json();
+    let planned: Vec<(&str, &str)> = plan["planned"]
+        .as_array()
+        .expect("planned")
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap_or(""),
+                p["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = multipart.iter().map(|k| (*k, "no_remote_md5")).collect();
+    assert_eq!(planned, expected, "{run:?}");
+
+    let run = deploy(&h, dir.path(), &["--json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["uploaded"], multipart.len(), "{run:?}");
+    assert_eq!(report["unchanged"], files.len() - multipart.len());
+    assert_eq!(h.emulator.counters().puts, puts + multipart.len() as u64);
+    for (key, bytes) in &files {
+        let stored = h.emulator.object("site", key).expect("stored");
+        assert!(stored.bytes == *bytes, "{key} differs");
+    }
+    let manifest = h.online_manifest("site", "after the second deploy");
+    assert_eq!(manifest.files.len(), files.len());
+
+    // The manifest now knows them; and the store, having had them whole, lists their MD5.
+    let puts = h.emulator.counters().puts;
+    for extra in [&[][..], &["--verify-remote"][..]] {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let run = deploy(&h, dir.path(), &args).await;
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.json()["uploaded"], 0, "{extra:?}: {run:?}");
+        assert_eq!(h.emulator.counters().puts, puts, "{extra:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn files_removed_locally_are_reported_stale_not_deleted() {
     let h = Harness::start().await;
     h.create_store("site").await;

@@ -281,7 +281,7 @@ impl ApiClient {
         token: &Secret,
         env: &str,
         appids: &[String],
-        source_type: Option<u32>,
+        source_type: u32,
     ) -> Result<ShareEnvAnswer, ApiError> {
         let request = ShareEnvRequest {
             data: vec![ShareEnvItem { env, appids }],

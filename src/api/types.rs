@@ -135,8 +135,8 @@ pub struct EnvInfoAnswer {
 #[derive(Debug, Serialize)]
 pub struct ShareEnvRequest<'a> {
     pub data: Vec<ShareEnvItem<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_type: Option<u32>,
+    /// Required by the API: 0 = cloud-development environment, 1 = cloud-hosting environment.
+    pub source_type: u32,
 }
 
 #[derive(Debug, Serialize)]

@@ -52,6 +52,9 @@ pub enum Reason {
     Changed,
     /// The last deploy recorded it, but the store does not have it (or has other bytes).
     MissingRemotely,
+    /// Online, but the listing gives no MD5 to compare (the ETag of an object uploaded in
+    /// parts, `hex-N`): uploaded once, so that the manifest knows its bytes from then on.
+    NoRemoteMd5,
 }
 
 impl std::fmt::Display for Reason {
@@ -60,6 +63,7 @@ impl std::fmt::Display for Reason {
             Reason::New => "new",
             Reason::Changed => "changed",
             Reason::MissingRemotely => "missing remotely",
+            Reason::NoRemoteMd5 => "no remote md5",
         })
     }
 }
@@ -185,6 +189,7 @@ fn against_listing(
                 }
                 continue;
             }
+            Some((_, file)) if !is_md5(&file.md5) => Reason::NoRemoteMd5,
             Some(_) => Reason::Changed,
             None if record.contains_key(&item.key) => Reason::MissingRemotely,
             None => Reason::New,
@@ -213,8 +218,17 @@ fn upload(index: usize, item: &LocalItem, reason: Reason) -> PlannedUpload {
     }
 }
 
+/// Whether the listing shows `item`'s bytes: same size and same MD5. A listed `md5` that is not
+/// 32 hex digits (a multipart ETag) is no digest and never matches.
 fn same_bytes(online: &RemoteFile, item: &LocalItem) -> bool {
-    online.size == item.stat.size && online.md5 == item.digest.md5_hex()
+    online.size == item.stat.size && is_md5(&online.md5) && online.md5 == item.digest.md5_hex()
+}
+
+/// A listing's `md5` is an MD5 only as 32 hex digits (lowercased when read). COS gives an object
+/// uploaded in parts an ETag of another form (`hex-N`, N the part count), which says nothing of
+/// the bytes.
+fn is_md5(listed: &str) -> bool {
+    listed.len() == 32 && listed.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -401,6 +415,40 @@ mod tests {
         assert!(
             record.is_empty(),
             "the online bytes are not the recorded ones"
+        );
+    }
+
+    #[test]
+    fn a_multipart_etag_in_the_listing_is_no_md5_so_the_file_is_uploaded_not_adopted() {
+        let local = vec![item("a.js", "1"), item("big.bin", "parts")];
+        let mut listing = listing_of(&local);
+        listing.get_mut("big.bin").unwrap().md5 = "3858f62230ac3c915f300c664312c63f-2".into();
+        let mut record = Entries::default();
+        let p = plan(&local, &mut record, Some(&listing), everything);
+        assert_eq!(
+            uploads(&p, &local),
+            [("big.bin".into(), Reason::NoRemoteMd5)]
+        );
+        assert_eq!(p.unchanged, 1);
+        assert!(p.stale.is_empty());
+        assert_eq!(
+            record,
+            record_of(&local[..1]),
+            "only the file whose MD5 was listed is adopted"
+        );
+
+        // With --verify-remote, a recorded entry the listing cannot confirm is dropped too.
+        let mut record = record_of(&local);
+        let p = plan(&local, &mut record, Some(&listing), everything);
+        assert_eq!(
+            uploads(&p, &local),
+            [("big.bin".into(), Reason::NoRemoteMd5)]
+        );
+        assert_eq!(record, record_of(&local[..1]));
+        assert_eq!(Reason::NoRemoteMd5.to_string(), "no remote md5");
+        assert_eq!(
+            serde_json::to_value(Reason::NoRemoteMd5).unwrap(),
+            "no_remote_md5"
         );
     }
 

@@ -193,6 +193,7 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
         );
         return Ok(f.answer());
     }
+    shared.stored_whole(&link.env, key);
     shared.counters.put_stored(size);
     tracing::debug!(env = link.env, key, size, md5 = md5_hex, "stored object");
 

@@ -158,7 +158,7 @@ fn static_file_list(shared: &Shared, f: Fields<'_>) -> ApiResult {
         .map(|m| {
             json!({
                 "key": m.key,
-                "md5": m.md5,
+                "md5": shared.listed_md5(env, &m),
                 // A string, as the real service sometimes sends it.
                 "size": m.size.to_string(),
                 "last_modified": rfc3339_millis(from_unix_millis(m.last_modified_ms)),
@@ -210,13 +210,13 @@ fn valid_appid(appid: &str) -> bool {
 }
 
 fn batch_share_env(shared: &Shared, f: Fields<'_>) -> ApiResult {
-    f.require(&["data"])?;
+    f.require(&["data", "source_type"])?;
     let Some(Value::Array(items)) = f.get("data") else {
         return Err(INVALID_ARGS);
     };
-    if f.get("source_type").is_some_and(|v| !v.is_number()) {
+    let Some(source_type) = f.get("source_type").filter(|v| v.is_number()) else {
         return Err(INVALID_ARGS);
-    }
+    };
     let mut shares = Vec::with_capacity(items.len());
     for item in items {
         let Value::Object(item) = item else {
@@ -244,8 +244,10 @@ fn batch_share_env(shared: &Shared, f: Fields<'_>) -> ApiResult {
             } else if !valid_appid(appid) {
                 err_list.push(json!({"env": env, "appid": appid, "errmsg": "invalid appid"}));
             } else {
+                // The emulator's own URL carries the source type it was given, so a test (or
+                // a person) can see what the client sent.
                 let url = format!(
-                    "{}/_emulator/confirm-share?env={env}&appid={appid}",
+                    "{}/_emulator/confirm-share?env={env}&appid={appid}&source_type={source_type}",
                     shared.base_url
                 );
                 msg_info_list.push(json!({"appid": appid, "url": url}));

@@ -213,6 +213,13 @@ impl Emulator {
         self.shared.add_env_without_cloud_dev(env);
     }
 
+    /// From now on the store's listing (`staticfilelist`) shows the object `key` of `env` with
+    /// a multipart ETag (`"<32 hex>-2"`) as its `md5`, as COS does for an object uploaded in
+    /// parts, instead of its MD5; the next PUT of `key` stores it whole and ends this.
+    pub fn list_as_multipart(&self, env: &str, key: &str) {
+        self.shared.list_as_multipart(env, key);
+    }
+
     /// From now on every call to the endpoint at `path` (such as
     /// `componenttcb/staticuploadfile`) that passes the token and body checks answers `errcode`
     /// with `errmsg`, as the service does for a refused permission or a code of its own.

@@ -15,6 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use md5::{Digest, Md5};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -22,7 +23,7 @@ use tokio::sync::watch;
 use super::api::{self, ApiError, Endpoint, valid_env_id};
 use super::clock::Clock;
 use super::faults::{CounterSet, FaultInjector};
-use super::state::{StoreState, write_atomic};
+use super::state::{ObjectMeta, StoreState, write_atomic};
 use super::tokens::Tokens;
 use super::{EmulatorError, EmulatorOptions, cos, lock, site};
 
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     no_cloud_dev: Mutex<BTreeSet<String>>,
     /// Endpoint paths that answer this errcode to every well-formed call.
     refusals: Mutex<BTreeMap<String, ApiError>>,
+    /// (env, key) of objects the listing shows as uploaded in parts, until their next PUT.
+    multipart: Mutex<BTreeSet<(String, String)>>,
 }
 
 impl Shared {
@@ -76,6 +79,26 @@ impl Shared {
             Some(refusal) => refusals.insert(path.to_owned(), refusal),
             None => refusals.remove(path),
         };
+    }
+
+    pub(crate) fn list_as_multipart(&self, env: &str, key: &str) {
+        lock(&self.multipart).insert((env.to_owned(), key.to_owned()));
+    }
+
+    /// A PUT stores the object whole: from now on its ETag is its MD5 again.
+    pub(crate) fn stored_whole(&self, env: &str, key: &str) {
+        lock(&self.multipart).remove(&(env.to_owned(), key.to_owned()));
+    }
+
+    /// The `md5` the listing shows for `meta`, an object of `env`: its MD5, or for an object
+    /// marked by `list_as_multipart` an ETag of the multipart form (`hex-2`; the hex is the MD5
+    /// of the MD5's text, so it is stable and never the MD5 of the bytes).
+    pub(crate) fn listed_md5(&self, env: &str, meta: &ObjectMeta) -> String {
+        let marked = lock(&self.multipart).contains(&(env.to_owned(), meta.key.clone()));
+        match marked {
+            true => format!("{}-2", hex::encode(Md5::digest(meta.md5.as_bytes()))),
+            false => meta.md5.clone(),
+        }
     }
 
     /// Saves what is kept only in memory while running (the upload links).
@@ -124,6 +147,7 @@ pub(crate) async fn prepare(
         on_put: opts.on_put,
         no_cloud_dev: Mutex::new(opts.envs_without_cloud_dev.into_iter().collect()),
         refusals: Mutex::default(),
+        multipart: Mutex::default(),
     };
     Ok((Arc::new(shared), listener))
 }
@@ -326,18 +350,26 @@ fn index_page(shared: &Shared) -> Response<Body> {
 fn confirm_share_page(query: Option<&str>) -> Response<Body> {
     let mut env = String::new();
     let mut appid = String::new();
+    let mut source_type = String::new();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match name.as_ref() {
             "env" => env = value.into_owned(),
             "appid" => appid = value.into_owned(),
+            "source_type" => source_type = value.into_owned(),
             _ => {}
         }
     }
+    let kind = match source_type.as_str() {
+        "0" => "cloud-development environment",
+        "1" => "cloud-hosting environment",
+        _ => "environment",
+    };
     let body = format!(
         "<p>In the real service, the admin of mini program <b>{}</b> confirms here that it may \
-         use environment <b>{}</b>. The emulator needs no confirmation.</p>",
+         use {kind} <b>{}</b> (source type {}). The emulator needs no confirmation.</p>",
         html_escape(&appid),
-        html_escape(&env)
+        html_escape(&env),
+        html_escape(&source_type)
     );
     html_response(StatusCode::OK, "Share environment", &body)
 }

@@ -206,16 +206,28 @@ async fn batch_share_env_sorts_appids() {
         ],
         "msg_info_list": [{
             "appid": "wx0123456789abcdef",
-            "url": format!("{base}/_emulator/confirm-share?env=demo&appid=wx0123456789abcdef"),
+            "url": format!(
+                "{base}/_emulator/confirm-share?env=demo&appid=wx0123456789abcdef&source_type=1"
+            ),
         }],
     });
     assert_eq!(answer, expected);
     let missing = h.dev("componenttcb/batchshareenv", json!({})).await;
     assert_eq!(missing["errcode"], 40101);
     let wrong = h
-        .dev("componenttcb/batchshareenv", json!({"data": "demo"}))
+        .dev(
+            "componenttcb/batchshareenv",
+            json!({"source_type": 0, "data": "demo"}),
+        )
         .await;
     assert_eq!(wrong["errcode"], 40097);
+    let not_a_number = h
+        .dev(
+            "componenttcb/batchshareenv",
+            json!({"source_type": "1", "data": []}),
+        )
+        .await;
+    assert_eq!(not_a_number["errcode"], 40097);
 
     let page = h
         .http
@@ -225,6 +237,18 @@ async fn batch_share_env_sorts_appids() {
         .expect("send");
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("text").contains("&lt;x&gt;"));
+}
+
+#[tokio::test]
+async fn batch_share_env_without_source_type_is_missing_a_parameter() {
+    let h = Harness::start().await;
+    h.create_store("demo").await;
+    let body = json!({"data": [{"env": "demo", "appids": ["wx0123456789abcdef"]}]});
+    let answer = h.dev("componenttcb/batchshareenv", body).await;
+    assert_eq!(
+        answer,
+        json!({"errcode": 40101, "errmsg": "missing parameter"})
+    );
 }
 
 #[tokio::test]
