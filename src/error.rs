@@ -75,15 +75,7 @@ impl Error {
     /// The message on one line whatever it quotes: control characters (a newline in a path
     /// or in what a server answered) are shown escaped.
     pub fn one_line(&self) -> String {
-        let mut line = String::new();
-        for c in self.to_string().chars() {
-            if c.is_control() {
-                line.extend(c.escape_default());
-            } else {
-                line.push(c);
-            }
-        }
-        line
+        crate::text::one_line(&self.to_string())
     }
 }
 
@@ -109,27 +101,6 @@ impl From<DeployError> for Error {
     }
 }
 
-/// At most `max` characters of `bytes` as text, control characters escaped: text from outside
-/// (a body the service sent, a key or a glob of the config) as it goes into a one-line message.
-pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .flat_map(|c| {
-            if c.is_control() && c != ' ' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if text.chars().count() > max {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,15 +119,5 @@ mod tests {
             "{line}"
         );
         assert_eq!(e.exit_code(), ExitCode::Partial);
-    }
-
-    #[test]
-    fn snippet_truncates_and_escapes() {
-        assert_eq!(snippet(b"<html>\n", 200), "<html>\\n");
-        let long = "x".repeat(300);
-        let s = snippet(long.as_bytes(), 200);
-        assert_eq!(s.chars().count(), 201);
-        assert!(s.ends_with('…'));
-        assert_eq!(snippet(b"", 200), "");
     }
 }

@@ -19,6 +19,7 @@ pub mod remote;
 pub mod retry;
 pub mod secret;
 pub mod site;
+pub mod text;
 pub mod throttle;
 pub mod watch;
 

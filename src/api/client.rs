@@ -15,8 +15,8 @@ use super::calls::CallCounts;
 use super::errcode::ErrCode;
 use super::error::{ApiError, Endpoint, transport_detail};
 use super::types::*;
-use crate::error::snippet;
 use crate::secret::Secret;
+use crate::text::snippet;
 
 /// Timeouts of the shared client.
 #[derive(Clone, Copy, Debug)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::client::ApiClient;
 use super::error::{overloaded_status, transport_detail};
-use crate::error::snippet;
 use crate::secret::{Secret, redact_url};
+use crate::text::snippet;
 
 /// What to send, besides the bytes.
 #[derive(Debug)]

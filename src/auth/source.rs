@@ -182,7 +182,7 @@ pub async fn run_token_command(command: &str) -> Result<Secret, AuthError> {
             if last.is_empty() {
                 String::new()
             } else {
-                format!(": {}", crate::error::snippet(last.as_bytes(), 200))
+                format!(": {}", crate::text::snippet(last.as_bytes(), 200))
             }
         )));
     }

@@ -62,7 +62,7 @@ pub async fn run(remote: &Remote, env: &str, args: &ShareArgs) -> Result<ExitCod
             failed: answer.err_list.len(),
             asked: args.appids.len(),
             appid: first.appid.clone(),
-            errmsg: crate::error::snippet(first.errmsg.as_bytes(), 200),
+            errmsg: crate::text::snippet(first.errmsg.as_bytes(), 200),
         }),
         None => Ok(ExitCode::Ok),
     }

@@ -14,11 +14,11 @@ use url::Url;
 use crate::api::Timeouts;
 use crate::auth::{AuthorizerSource, ComponentCredentials, ComponentSource, Value};
 use crate::emulator;
-use crate::error::snippet;
 use crate::exit::ExitCode;
 use crate::remote::Pacing;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+use crate::text::snippet;
 pub use settings::{ENV_PREFIX, RuleSettings, Settings, SiteSettings};
 
 use crate::deploy::headers::HeaderRules;

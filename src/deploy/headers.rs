@@ -9,7 +9,7 @@
 use globset::{Glob, GlobMatcher};
 
 use crate::config::RuleSettings;
-use crate::error::snippet;
+use crate::text::snippet;
 
 /// Headers for one file.
 #[derive(Clone, Debug, PartialEq, Eq)]

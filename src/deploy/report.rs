@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::plan::Reason;
+use crate::text::human_bytes;
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct FileFailure {
@@ -104,36 +105,9 @@ impl Report {
     }
 }
 
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    // The next unit as soon as this one would read 1024.0 at one decimal (1 MiB less a byte
-    // reads 1.0 MiB, not 1024.0 KiB).
-    while unit + 1 < UNITS.len() && (value * 10.0).round() >= 10_240.0 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_read_well() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1024 * 1024 - 1), "1.0 MiB");
-        assert_eq!(human_bytes(5 << 30), "5.0 GiB");
-    }
 
     #[test]
     fn summary_names_failures_and_stale_files() {

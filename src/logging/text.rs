@@ -23,7 +23,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::fields::{Fields, Value};
 use super::timestamp::Utc;
-use crate::deploy::report::human_bytes;
+use crate::text::human_bytes;
 
 /// Width of the path column, in terminal cells; a longer path pushes the rest of its line right.
 const PATH_WIDTH: usize = 32;

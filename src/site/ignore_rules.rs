@@ -22,7 +22,7 @@ use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use super::scan::{ScanError, ScanOptions};
-use crate::error::snippet;
+use crate::text::snippet;
 
 /// The name of the ignore files read in the site folder. They are rules, never deployed.
 pub const IGNORE_FILE_NAME: &str = ".deployignore";

@@ -76,7 +76,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("no message");
-    crate::error::snippet(text.as_bytes(), 200)
+    crate::text::snippet(text.as_bytes(), 200)
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ pub enum ScanError {
         problem: super::key::KeyProblem,
     },
     // A config glob may hold any character: it is shown escaped, so the message stays one line.
-    #[error("invalid ignore glob `{}`: {reason}; fix it in `ignore`", crate::error::snippet(glob.as_bytes(), 200))]
+    #[error("invalid ignore glob `{}`: {reason}; fix it in `ignore`", crate::text::snippet(glob.as_bytes(), 200))]
     InvalidGlob { glob: String, reason: String },
     #[error("{}:{line}: invalid pattern: {reason}; fix or remove the line", path.display())]
     InvalidIgnoreFile {
