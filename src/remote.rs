@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::api::{
-    ApiClient, ApiError, Endpoint, EnvInfo, ErrCode, Reaction, RemoteFile, ShareEnvAnswer,
-    StaticStore, UNKNOWN_TRIES, UploadLink,
+    ApiClient, ApiError, CosError, Endpoint, EnvInfo, ErrCode, PutAnswer, PutBody, PutObject,
+    Reaction, RemoteFile, ShareEnvAnswer, StaticStore, UNKNOWN_TRIES, UploadLink,
 };
 use crate::auth::{AuthError, AuthorizerTokens, ComponentTokens};
 use crate::congestion::{Congestion, Load};
@@ -275,6 +275,15 @@ impl Remote {
         }
         tracing::warn!(error = %error, "retrying");
         Attempt::Backoff(error)
+    }
+
+    /// PUTs `body` to a signed link, once: an upload's tries are its own (`deploy::upload`).
+    pub async fn put_object(
+        &self,
+        put: &PutObject<'_>,
+        body: PutBody,
+    ) -> Result<PutAnswer, CosError> {
+        self.api.put_object(put, body).await
     }
 
     /// The retry policy every call of this remote follows; uploads follow it too.

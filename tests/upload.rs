@@ -3,7 +3,7 @@
 mod common;
 
 use common::Harness;
-use tcb_deploy::api::{CosReaction, PutObject};
+use tcb_deploy::api::{CosReaction, PutBody, PutObject};
 
 /// PUTs `bytes` to `signed_url` with `token`, as the deploy engine does.
 async fn put_to(
@@ -14,7 +14,6 @@ async fn put_to(
 ) -> Result<tcb_deploy::api::PutAnswer, tcb_deploy::api::CosError> {
     connection
         .remote
-        .api()
         .put_object(
             &PutObject {
                 signed_url,
@@ -23,7 +22,7 @@ async fn put_to(
                 content_type: Some("text/html; charset=utf-8"),
                 cache_control: Some("no-cache"),
             },
-            bytes.to_vec(),
+            PutBody::Bytes(bytes.to_vec()),
         )
         .await
 }

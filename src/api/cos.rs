@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
 use super::client::ApiClient;
 use super::error::{overloaded_status, transport_detail};
 use crate::secret::{Secret, redact_url};
@@ -17,6 +20,21 @@ pub struct PutObject<'a> {
     pub content_length: u64,
     pub content_type: Option<&'a str>,
     pub cache_control: Option<&'a str>,
+}
+
+/// The bytes of a PUT: a buffer, or a stream of chunks (a large file, read as it goes out).
+pub enum PutBody {
+    Bytes(Vec<u8>),
+    Stream(BoxStream<'static, std::io::Result<Bytes>>),
+}
+
+impl From<PutBody> for reqwest::Body {
+    fn from(body: PutBody) -> Self {
+        match body {
+            PutBody::Bytes(bytes) => bytes.into(),
+            PutBody::Stream(stream) => reqwest::Body::wrap_stream(stream),
+        }
+    }
 }
 
 /// A stored object, as the store acknowledged it.
@@ -96,7 +114,7 @@ impl ApiClient {
     pub async fn put_object(
         &self,
         put: &PutObject<'_>,
-        body: impl Into<reqwest::Body>,
+        body: PutBody,
     ) -> Result<PutAnswer, CosError> {
         tracing::debug!(url = %redact_url(put.signed_url), bytes = put.content_length, "PUT");
         let http = self
@@ -114,7 +132,7 @@ impl ApiClient {
             request = request.header(reqwest::header::CACHE_CONTROL, cc);
         }
         let answer = request
-            .body(body)
+            .body(reqwest::Body::from(body))
             .send()
             .await
             .map_err(|e| CosError::Transport {

@@ -13,7 +13,9 @@ mod types;
 
 pub use calls::CallCounts;
 pub use client::{ApiClient, Timeouts, check_upload_link, parse_answer};
-pub use cos::{CosError, CosReaction, PutAnswer, PutObject, link_lifetime, parse_cos_error};
+pub use cos::{
+    CosError, CosReaction, PutAnswer, PutBody, PutObject, link_lifetime, parse_cos_error,
+};
 pub use errcode::{ErrCode, Reaction, UNKNOWN_TRIES};
 pub use error::{ApiError, Endpoint};
 pub use types::{

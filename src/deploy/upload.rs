@@ -13,7 +13,7 @@ use tokio_util::io::ReaderStream;
 
 use super::headers::FileHeaders;
 
-use crate::api::{CosError, CosReaction, PutObject, UploadLink, link_lifetime};
+use crate::api::{CosError, CosReaction, PutBody, PutObject, UploadLink, link_lifetime};
 use crate::congestion::{Congestion, Load};
 use crate::remote::{CallTries, Remote, RemoteError};
 use crate::retry::{Attempt, GaveUp, RetryPolicy};
@@ -117,8 +117,7 @@ pub async fn upload_file(
             };
             let outcome = match payload {
                 Payload::Buffer { bytes, digest } => remote
-                    .api()
-                    .put_object(&put, bytes)
+                    .put_object(&put, PutBody::Bytes(bytes))
                     .await
                     .map(|answer| (answer.etag, digest))
                     .map_err(PutError::Cos),
@@ -357,8 +356,7 @@ async fn put_stream(
         chunk
     });
     let answer = remote
-        .api()
-        .put_object(put, reqwest::Body::wrap_stream(stream))
+        .put_object(put, PutBody::Stream(Box::pin(stream)))
         .await;
     // The body may still be held by the connection when the answer arrives: take the state
     // out rather than unwrapping the Arc.
