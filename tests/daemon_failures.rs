@@ -28,6 +28,12 @@ fn site_dir(root: &Path) -> PathBuf {
     dir
 }
 
+/// `watch` of `dir` to the env `site`, with `vars` over the harness's own.
+async fn watch(h: &Harness, dir: &Path, vars: &[(&str, &str)]) -> Daemon {
+    let dir = dir.to_str().expect("utf-8");
+    Daemon::start(h, &["watch", "--env", "site", "--dir", dir], vars).await
+}
+
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -109,14 +115,7 @@ async fn a_refused_permission_waits_longer_each_time_and_sighup_retries_once_fix
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
     let endpoints = Endpoints::new();
-    let args = [
-        "watch",
-        "--env",
-        "site",
-        "--dir",
-        dir.to_str().expect("utf-8"),
-    ];
-    let mut daemon = Daemon::start(&h, &args, &[("TCB_METRICS_ADDR", &endpoints.addr)]).await;
+    let mut daemon = watch(&h, &dir, &[("TCB_METRICS_ADDR", &endpoints.addr)]).await;
 
     let reported = daemon
         .wait_for(&[
@@ -183,16 +182,9 @@ async fn a_rewritten_app_secret_file_is_read_and_deploys_at_once() {
     write_private(&secret_file, "not-the-secret");
     let secret_path = secret_file.to_str().expect("utf-8");
     let endpoints = Endpoints::new();
-    let args = [
-        "watch",
-        "--env",
-        "site",
-        "--dir",
-        dir.to_str().expect("utf-8"),
-    ];
-    let mut daemon = Daemon::start(
+    let mut daemon = watch(
         &h,
-        &args,
+        &dir,
         &[
             ("TCB_METRICS_ADDR", &endpoints.addr),
             ("TCB_COMPONENT_APPSECRET", ""),
