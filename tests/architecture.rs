@@ -43,6 +43,11 @@ const RULES: &[Rule] = &[
         ],
     },
     Rule {
+        says: "config/ knows nothing of deploy/, commands/ or watch/",
+        applies: |p| p.starts_with("config/"),
+        banned: &["crate::deploy", "crate::commands", "crate::watch"],
+    },
+    Rule {
         says: "text.rs is a leaf",
         applies: |p| p == "text.rs",
         banned: &["crate::"],

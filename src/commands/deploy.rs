@@ -2,11 +2,11 @@
 
 use crate::cli::SiteArgs;
 use crate::config::{Config, ConfigError, Site, normalize_prefix};
-use crate::deploy::headers::HeaderRules;
 use crate::deploy::{DeployOptions, deploy};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::remote::Remote;
+use crate::site::headers::HeaderRules;
 
 use super::{print, print_json_line};
 

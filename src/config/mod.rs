@@ -21,7 +21,7 @@ use crate::secret::Secret;
 use crate::text::snippet;
 pub use settings::{ENV_PREFIX, RuleSettings, Settings, SiteSettings};
 
-use crate::deploy::headers::HeaderRules;
+use crate::site::headers::{HeaderRule, HeaderRules};
 
 /// The official API.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
@@ -363,12 +363,20 @@ fn sites(tables: &[SiteSettings], default_env: Option<&str>) -> Result<Vec<Site>
                 "two [[site]] tables are named {name:?}; give each a distinct `name`"
             )));
         }
-        let headers = HeaderRules::new(t.rules.as_deref().unwrap_or_default()).map_err(|e| {
-            ConfigError::Invalid {
-                key: "site.rules",
-                value: name.clone(),
-                reason: e.to_string(),
-            }
+        let rules: Vec<HeaderRule> = t
+            .rules
+            .iter()
+            .flatten()
+            .map(|r| HeaderRule {
+                glob: r.glob.clone(),
+                cache_control: r.cache_control.clone(),
+                content_type: r.content_type.clone(),
+            })
+            .collect();
+        let headers = HeaderRules::new(&rules).map_err(|e| ConfigError::Invalid {
+            key: "site.rules",
+            value: name.clone(),
+            reason: e.to_string(),
         })?;
         sites.push(Site {
             name,

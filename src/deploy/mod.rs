@@ -4,7 +4,6 @@
 //!
 //! scan → stat cache or hash → (remote listing) → plan → uploads by stage → manifest + report.
 
-pub mod headers;
 pub mod plan;
 pub mod report;
 pub mod upload;
@@ -19,7 +18,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use self::plan::{LocalItem, Stage};
+use self::plan::LocalItem;
 use self::report::{PlannedFile, Report};
 use self::upload::{UploadError, UploadJob, upload_file};
 use crate::config::Site;
@@ -30,6 +29,7 @@ use crate::site::manifest::{Manifest, ManifestError, ManifestStore};
 use crate::site::scan::{
     Focus, LocalFile, ScanError, ScanOptions, SkipReason, path_of, scan, scan_within,
 };
+use crate::site::stage::Stage;
 
 /// Reads in flight while hashing: enough to keep the disk busy (measured: 32 threads hash a
 /// 2 GB / 50k-file tree in 1.65 s, 2 threads in 3.8 s).

@@ -13,34 +13,7 @@ use crate::api::RemoteFile;
 use crate::site::FileStat;
 use crate::site::hash::Digest;
 use crate::site::manifest::{Entries, ManifestEntry};
-
-/// Upload order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Everything a page may reference: scripts, styles, images, data.
-    Asset,
-    /// `.html` / `.htm`.
-    Page,
-    /// Service-worker scripts, which may pre-cache pages.
-    Worker,
-}
-
-impl Stage {
-    pub fn of(path: &str) -> Stage {
-        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-        if name.ends_with(".html") || name.ends_with(".htm") {
-            Stage::Page
-        } else if matches!(
-            name.as_str(),
-            "sw.js" | "service-worker.js" | "serviceworker.js" | "sw.mjs" | "service-worker.mjs"
-        ) {
-            Stage::Worker
-        } else {
-            Stage::Asset
-        }
-    }
-}
+use crate::site::stage::Stage;
 
 /// Why a file is uploaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -493,13 +466,5 @@ mod tests {
         assert_eq!(uploads(&p, &now), [("a/x.js".into(), Reason::Changed)]);
         assert_eq!(p.stale, ["a/y.js"], "b.js was not looked at");
         assert_eq!(record, record_of(&before));
-    }
-
-    #[test]
-    fn stages() {
-        assert_eq!(Stage::of("a/b/INDEX.HTML"), Stage::Page);
-        assert_eq!(Stage::of("service-worker.js"), Stage::Worker);
-        assert_eq!(Stage::of("assets/sw.js.map"), Stage::Asset);
-        assert_eq!(Stage::of("html"), Stage::Asset);
     }
 }

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 use tokio_util::io::ReaderStream;
 
-use super::headers::FileHeaders;
+use crate::site::headers::FileHeaders;
 
 use crate::api::{CosError, CosReaction, PutBody, PutObject, UploadLink, link_lifetime};
 use crate::congestion::{Congestion, Load};

@@ -3,10 +3,12 @@
 //! Nothing here talks to the network.
 
 pub mod hash;
+pub mod headers;
 pub mod ignore_rules;
 pub mod key;
 pub mod manifest;
 pub mod scan;
+pub mod stage;
 pub mod stat;
 
 pub use hash::{Digest, Hashed, Hasher, digest_of, hash_file, hash_files};

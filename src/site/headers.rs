@@ -8,8 +8,18 @@
 
 use globset::{Glob, GlobMatcher};
 
-use crate::config::RuleSettings;
+use super::stage::Stage;
+
 use crate::text::snippet;
+
+/// One configured rule: headers for the files whose path (relative to the site folder)
+/// matches `glob`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderRule {
+    pub glob: String,
+    pub cache_control: Option<String>,
+    pub content_type: Option<String>,
+}
 
 /// Headers for one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +61,7 @@ pub enum RuleError {
 }
 
 impl HeaderRules {
-    pub fn new(settings: &[RuleSettings]) -> Result<HeaderRules, RuleError> {
+    pub fn new(settings: &[HeaderRule]) -> Result<HeaderRules, RuleError> {
         let mut rules = Vec::with_capacity(settings.len());
         for s in settings {
             let matcher = Glob::new(&s.glob)
@@ -152,9 +162,9 @@ pub fn default_content_type(path: &str) -> String {
 }
 
 fn default_cache_control(path: &str) -> Option<&'static str> {
-    match super::plan::Stage::of(path) {
-        super::plan::Stage::Asset => None,
-        super::plan::Stage::Page | super::plan::Stage::Worker => Some("no-cache"),
+    match Stage::of(path) {
+        Stage::Asset => None,
+        Stage::Page | Stage::Worker => Some("no-cache"),
     }
 }
 
@@ -162,8 +172,8 @@ fn default_cache_control(path: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    fn rule(glob: &str, cc: Option<&str>, ct: Option<&str>) -> RuleSettings {
-        RuleSettings {
+    fn rule(glob: &str, cc: Option<&str>, ct: Option<&str>) -> HeaderRule {
+        HeaderRule {
             glob: glob.into(),
             cache_control: cc.map(Into::into),
             content_type: ct.map(Into::into),
