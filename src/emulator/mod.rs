@@ -16,9 +16,9 @@ mod endpoints;
 mod faults;
 mod server;
 mod signature;
-mod site;
 mod state;
 mod tokens;
+mod website;
 
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,7 @@ use super::clock::Clock;
 use super::faults::{CounterSet, FaultInjector};
 use super::state::{ObjectMeta, StoreState, write_atomic};
 use super::tokens::Tokens;
-use super::{EmulatorError, EmulatorOptions, cos, lock, site};
+use super::{EmulatorError, EmulatorOptions, cos, lock, website};
 
 /// How long requests in flight may take to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -260,8 +260,8 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     // Only the path is logged: the query carries tokens and signatures.
     tracing::debug!(method = %req.method(), path = req.uri().path(), host, "request");
     match role(host.as_deref()) {
-        Role::Site(env) => return Ok(site::serve(&shared, &env, req).await),
-        Role::NoSite => return Ok(site::no_site()),
+        Role::Site(env) => return Ok(website::serve(&shared, &env, req).await),
+        Role::NoSite => return Ok(website::no_site()),
         Role::Api => {}
     }
     match req.uri().path() {

@@ -15,10 +15,10 @@ pub mod metrics;
 mod outcome;
 pub mod poller;
 pub mod retry;
-pub mod site;
 pub mod supervisor;
 pub mod systemd;
 pub mod watcher;
+pub mod worker;
 
 /// The next tick of an optional interval; never, when there is none.
 async fn next_tick(interval: &mut Option<tokio::time::Interval>) {

@@ -5,7 +5,7 @@
 use super::credentials::CredentialFiles;
 use super::health::Health;
 use super::retry::{Failure, Retry};
-use super::site::unix_now;
+use super::worker::unix_now;
 use tokio::time::Instant;
 
 /// How a cycle ended.

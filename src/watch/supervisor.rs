@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::health::{FailureKind, Health};
 use super::retry::{LONGEST_WAIT, restart_wait};
-use super::site::unix_now;
+use super::worker::unix_now;
 
 /// A worker that ran this long before panicking panicked once, not "again": the next restart
 /// waits the least.

@@ -4,9 +4,9 @@
 mod api;
 mod faults;
 mod persistence;
-mod site;
 mod tokens;
 mod upload;
+mod website;
 
 use std::path::Path;
 
