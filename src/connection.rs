@@ -4,7 +4,7 @@
 use crate::api::ApiClient;
 use crate::auth::{AuthorizerTokens, ComponentTokens};
 use crate::config::{ApiTarget, Config};
-use crate::emulator::{Emulator, EmulatorOptions};
+use crate::emulator::{self, Emulator, EmulatorOptions};
 use crate::error::Error;
 use crate::remote::Remote;
 
@@ -19,15 +19,7 @@ impl Connection {
         let (api, emulator) = match &config.api {
             ApiTarget::Remote(url) => (ApiClient::new(url.clone(), config.timeouts), None),
             ApiTarget::Local => {
-                let base =
-                    url::Url::parse(&format!("http://{}/", config.emulator_addr)).map_err(|e| {
-                        Error::Config(crate::config::ConfigError::Invalid {
-                            key: "emulator_addr",
-                            value: config.emulator_addr.to_string(),
-                            reason: e.to_string(),
-                        })
-                    })?;
-                let api = ApiClient::new(base, config.timeouts);
+                let api = ApiClient::new(emulator::api_url(config.emulator_addr), config.timeouts);
                 if api.is_emulator().await {
                     tracing::debug!(addr = %config.emulator_addr, "using the emulator already running");
                     (api, None)
@@ -39,13 +31,8 @@ impl Connection {
                     let emulator = Emulator::start(options).await?;
                     tracing::debug!(addr = %emulator.addr(), "started the embedded emulator");
                     // The address it got: with port 0 in emulator_addr, any free port.
-                    let base = url::Url::parse(&emulator.base_url()).map_err(|e| {
-                        crate::emulator::EmulatorError::Internal(format!(
-                            "its address {} is no URL: {e}",
-                            emulator.base_url()
-                        ))
-                    })?;
-                    (ApiClient::new(base, config.timeouts), Some(emulator))
+                    let api = ApiClient::new(emulator.api_url(), config.timeouts);
+                    (api, Some(emulator))
                 }
             }
         };

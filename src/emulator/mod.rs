@@ -52,6 +52,17 @@ pub const AUTHORIZER_REFRESH_TOKEN: &str = "emulator-authorizer-refresh-token";
 /// `token_lifetime_calls` or [`Emulator::expire_tokens`].
 pub const DEV_ACCESS_TOKEN: &str = "emulator-dev-token";
 
+/// The API base URL of an emulator listening at `addr` (one listening on every address is
+/// reached on loopback).
+pub fn api_url(addr: SocketAddr) -> url::Url {
+    let addr = server::advertised(addr);
+    let mut url = url::Url::parse("http://127.0.0.1/").expect("a constant URL parses");
+    // An http URL takes any IP host and port.
+    let _ = url.set_ip_host(addr.ip());
+    let _ = url.set_port(Some(addr.port()));
+    url
+}
+
 /// How the emulator is started. Build with [`EmulatorOptions::new`], then adjust fields.
 #[derive(Clone, Debug)]
 pub struct EmulatorOptions {
@@ -179,6 +190,11 @@ impl Emulator {
     /// `http://127.0.0.1:PORT`: the `api_base` for clients.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
+    }
+
+    /// The API base URL, as [`api_url`] gives it for the address bound.
+    pub fn api_url(&self) -> url::Url {
+        api_url(self.addr)
     }
 
     /// `http://ENV.localhost:PORT/`: where the env's website is served.

@@ -153,7 +153,7 @@ pub(crate) async fn prepare(
 }
 
 /// The address clients should use: the bound one, or loopback when bound to all interfaces.
-fn advertised(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn advertised(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
         IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),

@@ -172,3 +172,11 @@ pub(super) fn xml_error(body: &str) -> (String, String) {
     };
     (field("Code"), field("Message"))
 }
+
+#[test]
+fn the_api_url_of_an_address_is_reached_on_loopback_when_unspecified() {
+    let url = |addr: &str| super::api_url(addr.parse().expect("addr")).to_string();
+    assert_eq!(url("0.0.0.0:8790"), "http://127.0.0.1:8790/");
+    assert_eq!(url("[::]:1"), "http://[::1]:1/");
+    assert_eq!(url("127.0.0.2:80"), "http://127.0.0.2/");
+}
