@@ -11,7 +11,7 @@
 //! - where a site was deployed before, nothing of it lost: the store serves the same bytes, and
 //!   the manifest is byte-identical (or, when the run went on, still records every file).
 //!
-//! One test runs every row and reports every failing row by name.
+//! Each row is a test of its own, named by the row: `cargo test --test catalogue ROW` runs one.
 
 mod common;
 
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{Answer, Canned, Harness, run_tool};
-use futures_util::StreamExt;
+use libtest_mimic::Trial;
 use tcb_deploy::emulator;
 use tcb_deploy::site::ManifestStore;
 
@@ -1505,43 +1505,54 @@ const CATALOGUE: &[Case] = &[
     ),
 ];
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_bad_input_gets_one_line_naming_cause_and_fix() {
-    assert!(CATALOGUE.len() >= 40, "{} cases", CATALOGUE.len());
-    let mut names: Vec<&str> = CATALOGUE.iter().map(|c| c.name).collect();
-    names.sort_unstable();
-    names.dedup();
-    assert_eq!(names.len(), CATALOGUE.len(), "case names must be distinct");
-
-    // Every case runs, however many fail before it; then all failures are shown at once.
-    let failures: Vec<String> = futures_util::stream::iter(CATALOGUE)
-        .map(|case| async move {
-            let problems = match tokio::spawn(check(case)).await {
-                Ok(problems) => problems,
-                Err(e) => vec![format!("the check itself failed: {e}")],
-            };
-            problems
-                .into_iter()
-                .map(|p| format!("{}: {p}", case.name))
-                .collect::<Vec<_>>()
-        })
-        .buffer_unordered(6)
-        .concat()
-        .await;
-    assert!(
-        failures.is_empty(),
-        "{} problems in the catalogue of {} cases:\n{}",
-        failures.len(),
-        CATALOGUE.len(),
-        failures.join("\n")
+/// Each row is a test of its own (`cargo test --test catalogue ROW` runs the rows whose name
+/// holds ROW), beside two checks of the table and the defaults.
+fn main() -> std::process::ExitCode {
+    let mut args = libtest_mimic::Arguments::from_args();
+    // A row mostly waits on a child process or on the backoff of retries, not on a core.
+    args.test_threads.get_or_insert(6);
+    let runtime = std::sync::Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime"),
     );
-}
-
-#[test]
-fn the_emulator_listens_on_loopback_unless_told_otherwise() {
-    let config = tcb_deploy::config::Config::load(None, &BTreeMap::new(), Default::default())
-        .expect("the defaults load");
-    assert!(config.emulator_addr.ip().is_loopback(), "{config:?}");
+    let mut trials = vec![
+        Trial::test("the catalogue: rows have distinct names", || {
+            let mut names: Vec<&str> = CATALOGUE.iter().map(|c| c.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            match names.len() == CATALOGUE.len() && CATALOGUE.len() >= 40 {
+                true => Ok(()),
+                false => {
+                    Err(format!("{} rows, {} distinct names", CATALOGUE.len(), names.len()).into())
+                }
+            }
+        }),
+        Trial::test(
+            "the emulator listens on loopback unless told otherwise",
+            || {
+                let config =
+                    tcb_deploy::config::Config::load(None, &BTreeMap::new(), Default::default())
+                        .map_err(|e| format!("the defaults do not load: {e}"))?;
+                match config.emulator_addr.ip().is_loopback() {
+                    true => Ok(()),
+                    false => Err(format!("{config:?}").into()),
+                }
+            },
+        ),
+    ];
+    trials.extend(CATALOGUE.iter().map(|case| {
+        let runtime = std::sync::Arc::clone(&runtime);
+        Trial::test(case.name, move || {
+            let problems = runtime.block_on(check(case));
+            match problems.is_empty() {
+                true => Ok(()),
+                false => Err(problems.join("\n").into()),
+            }
+        })
+    }));
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 /// Runs one case; returns what is wrong with it.
