@@ -4,11 +4,10 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Harness, Run, run_tool};
+use common::Harness;
 use tcb_deploy::emulator::PutHook;
 
 const ENV: &str = "site";
@@ -28,20 +27,8 @@ async fn on_first_put(key: &'static str, hook: impl Fn() + Send + Sync + 'static
     h
 }
 
-async fn deploy(h: &Harness, dir: &Path) -> Run {
-    let dir = dir.to_str().expect("utf-8");
-    let args = [
-        "deploy",
-        "--env",
-        ENV,
-        "--dir",
-        dir,
-        "--json",
-        "--concurrency",
-        "1",
-    ];
-    run_tool(&args, &h.vars()).await
-}
+/// One upload at a time, so the order of PUTs is the plan's; the report as JSON.
+const ONE_AT_A_TIME: &[&str] = &["--json", "--concurrency", "1"];
 
 /// `key` is recorded, and what the manifest records is online.
 fn assert_recorded(h: &Harness, key: &str) {
@@ -60,7 +47,7 @@ async fn a_file_rewritten_during_its_put_is_recorded_as_the_bytes_sent() {
     })
     .await;
 
-    let run = deploy(&h, dir.path()).await;
+    let run = h.deploy(ENV, dir.path(), ONE_AT_A_TIME, &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         h.emulator.object(ENV, "a.txt").expect("online").bytes,
@@ -69,7 +56,7 @@ async fn a_file_rewritten_during_its_put_is_recorded_as_the_bytes_sent() {
     assert_recorded(&h, "a.txt");
 
     // The next deploy sees the new content and sends it.
-    let run = deploy(&h, dir.path()).await;
+    let run = h.deploy(ENV, dir.path(), ONE_AT_A_TIME, &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json()["uploaded"], 1, "{run:?}");
     let online = h.emulator.object(ENV, "a.txt").expect("online");
@@ -94,10 +81,10 @@ async fn a_large_file_changed_while_streamed_is_recorded_as_what_arrived() {
     })
     .await;
 
-    let run = deploy(&h, dir.path()).await;
+    let run = h.deploy(ENV, dir.path(), ONE_AT_A_TIME, &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_recorded(&h, "big.bin");
-    let run = deploy(&h, dir.path()).await;
+    let run = h.deploy(ENV, dir.path(), ONE_AT_A_TIME, &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let local = std::fs::read(&path).expect("read");
     let online = h.emulator.object(ENV, "big.bin").expect("online");
@@ -121,7 +108,7 @@ async fn a_file_that_vanishes_before_its_upload_is_dropped_quietly() {
     })
     .await;
 
-    let run = deploy(&h, dir.path()).await;
+    let run = h.deploy(ENV, dir.path(), ONE_AT_A_TIME, &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["uploaded"], 2, "{run:?}");

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Harness, Run, run_tool};
+use common::{Harness, run_tool};
 
 /// A site folder with the kinds of files a front-end build produces.
 fn build_site(root: &Path) -> Vec<(String, Vec<u8>)> {
@@ -41,13 +41,6 @@ fn build_site(root: &Path) -> Vec<(String, Vec<u8>)> {
     files.into_iter().map(|(k, b)| (k.to_owned(), b)).collect()
 }
 
-async fn deploy(h: &Harness, dir: &Path, extra: &[&str]) -> Run {
-    let dir = dir.to_str().expect("utf-8");
-    let mut args = vec!["deploy", "--env", "site", "--dir", dir];
-    args.extend_from_slice(extra);
-    h.run(&args).await
-}
-
 fn links(h: &Harness) -> u64 {
     h.api_calls("componenttcb/staticuploadfile")
 }
@@ -59,7 +52,7 @@ async fn a_site_arrives_byte_identical_with_the_right_types() {
     let dir = tempfile::tempdir().expect("temp dir");
     let files = build_site(dir.path());
 
-    let run = deploy(&h, dir.path(), &["--json"]).await;
+    let run = h.deploy("site", dir.path(), &["--json"], &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["uploaded"], files.len());
@@ -99,7 +92,9 @@ async fn pages_are_uploaded_after_every_asset_and_workers_last() {
     h.create_store("site").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let files = build_site(dir.path());
-    let run = deploy(&h, dir.path(), &["--concurrency", "4"]).await;
+    let run = h
+        .deploy("site", dir.path(), &["--concurrency", "4"], &[])
+        .await;
     assert_eq!(run.code, 0, "{run:?}");
     let stored_at = |key: &str| {
         h.emulator
@@ -136,11 +131,11 @@ async fn only_what_changed_is_uploaded() {
     h.create_store("site").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let files = build_site(dir.path());
-    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+    assert_eq!(h.deploy("site", dir.path(), &[], &[]).await.code, 0);
     let (links_before, puts_before) = (links(&h), h.emulator.counters().puts);
 
     // Unchanged: no link asked, nothing sent.
-    let run = deploy(&h, dir.path(), &["--json"]).await;
+    let run = h.deploy("site", dir.path(), &["--json"], &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json()["unchanged"], files.len());
     assert_eq!(links(&h), links_before);
@@ -153,7 +148,7 @@ async fn only_what_changed_is_uploaded() {
     )
     .expect("write");
     std::fs::write(dir.path().join("new.css"), b"p{}").expect("write");
-    let run = deploy(&h, dir.path(), &["--json"]).await;
+    let run = h.deploy("site", dir.path(), &["--json"], &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["uploaded"], 2);
@@ -174,13 +169,15 @@ async fn a_fresh_runner_redeploying_an_unchanged_site_uploads_nothing() {
     h.create_store("site").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let files = build_site(dir.path());
-    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+    assert_eq!(h.deploy("site", dir.path(), &[], &[]).await.code, 0);
     let puts = h.emulator.counters().puts;
 
     // A new state dir: no manifest, as on a fresh CI runner.
     let fresh = tempfile::tempdir().expect("temp dir");
     let state = fresh.path().to_str().expect("utf-8");
-    let run = deploy(&h, dir.path(), &["--json", "--state-dir", state]).await;
+    let run = h
+        .deploy("site", dir.path(), &["--json", "--state-dir", state], &[])
+        .await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["uploaded"], 0, "{run:?}");
@@ -195,7 +192,7 @@ async fn a_fresh_runner_uploads_files_listed_with_a_multipart_etag_once() {
     h.create_store("site").await;
     let dir = tempfile::tempdir().expect("temp dir");
     let files = build_site(dir.path());
-    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+    assert_eq!(h.deploy("site", dir.path(), &[], &[]).await.code, 0);
 
     // No manifest, as on a fresh CI runner, and two objects the store lists with the ETag of
     // an upload in parts, which is not the MD5 of their bytes.
@@ -225,7 +222,7 @@ async fn a_fresh_runner_uploads_files_listed_with_a_multipart_etag_once() {
     let expected: Vec<(&str, &str)> = multipart.iter().map(|k| (*k, "no_remote_md5")).collect();
     assert_eq!(planned, expected, "{run:?}");
 
-    let run = deploy(&h, dir.path(), &["--json"]).await;
+    let run = h.deploy("site", dir.path(), &["--json"], &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["uploaded"], multipart.len(), "{run:?}");
@@ -243,7 +240,7 @@ async fn a_fresh_runner_uploads_files_listed_with_a_multipart_etag_once() {
     for extra in [&[][..], &["--verify-remote"][..]] {
         let mut args = vec!["--json"];
         args.extend_from_slice(extra);
-        let run = deploy(&h, dir.path(), &args).await;
+        let run = h.deploy("site", dir.path(), &args, &[]).await;
         assert_eq!(run.code, 0, "{run:?}");
         assert_eq!(run.json()["uploaded"], 0, "{extra:?}: {run:?}");
         assert_eq!(h.emulator.counters().puts, puts, "{extra:?}");
@@ -256,9 +253,9 @@ async fn files_removed_locally_are_reported_stale_not_deleted() {
     h.create_store("site").await;
     let dir = tempfile::tempdir().expect("temp dir");
     build_site(dir.path());
-    assert_eq!(deploy(&h, dir.path(), &[]).await.code, 0);
+    assert_eq!(h.deploy("site", dir.path(), &[], &[]).await.code, 0);
     std::fs::remove_file(dir.path().join("data/config.json")).expect("rm");
-    let run = deploy(&h, dir.path(), &["--json"]).await;
+    let run = h.deploy("site", dir.path(), &["--json"], &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.json()["stale_remote"],
@@ -266,7 +263,7 @@ async fn files_removed_locally_are_reported_stale_not_deleted() {
     );
     assert!(h.emulator.object("site", "data/config.json").is_some());
 
-    let run = deploy(&h, dir.path(), &[]).await;
+    let run = h.deploy("site", dir.path(), &[], &[]).await;
     assert!(
         run.stdout.contains("this API cannot delete them"),
         "{run:?}"
@@ -329,7 +326,7 @@ async fn a_skipped_file_is_counted_in_the_report() {
         dir.path().join("leak.txt"),
     )
     .expect("symlink");
-    let run = deploy(&h, dir.path(), &["--json"]).await;
+    let run = h.deploy("site", dir.path(), &["--json"], &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["uploaded"], 1, "{run:?}");
@@ -422,7 +419,9 @@ async fn a_deploy_survives_a_busy_api_and_failing_puts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let files = build_site(dir.path());
     // One upload at a time: the seeded faults then hit the same calls on every run.
-    let run = deploy(&h, dir.path(), &["--json", "--concurrency", "1"]).await;
+    let run = h
+        .deploy("site", dir.path(), &["--json", "--concurrency", "1"], &[])
+        .await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json()["uploaded"], files.len());
     let counters = h.emulator.counters();

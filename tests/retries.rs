@@ -40,33 +40,19 @@ fn assert_site_online(h: &Harness, files: usize) {
     }
 }
 
-/// Deploys `dir` to the env `site` of `h` with `tries` tries per file and `concurrency`
-/// uploads at once, `--json` when asked.
-async fn deploy(h: &Harness, dir: &Path, tries: &str, concurrency: &str, json: bool) -> Run {
-    let mut vars = h.vars();
-    vars.push(("TCB_RETRY_ATTEMPTS".into(), tries.into()));
-    let dir = dir.to_str().expect("utf-8");
-    let mut args = vec![
-        "deploy",
-        "--env",
-        "site",
-        "--dir",
-        dir,
-        "--concurrency",
-        concurrency,
-    ];
-    if json {
-        args.push("--json");
-    }
-    run_tool(&args, &vars).await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_storm_of_server_errors_halves_the_uploads_in_flight_then_stops_the_deploy() {
     let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
     h.create_store("site").await;
     let dir = site(60);
-    let run = deploy(&h, dir.path(), "2", "8", false).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "8"],
+            &[("TCB_RETRY_ATTEMPTS", "2")],
+        )
+        .await;
     assert!(
         run.stderr
             .contains("the service is overloaded; fewer uploads at once  from=8 to=4"),
@@ -99,7 +85,14 @@ async fn a_failed_file_breaks_the_streak_of_a_failing_service() {
     .await;
     h.create_store("site").await;
     let dir = site(60);
-    let run = deploy(&h, dir.path(), "1", "1", true).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "1", "--json"],
+            &[("TCB_RETRY_ATTEMPTS", "1")],
+        )
+        .await;
     assert_eq!(run.code, 1, "{run:?}");
     let report = run.json();
     let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
@@ -122,7 +115,14 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
     .await;
     h.create_store("site").await;
     let dir = site(30);
-    let run = deploy(&h, dir.path(), "8", "1", true).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "1", "--json"],
+            &[("TCB_RETRY_ATTEMPTS", "8")],
+        )
+        .await;
     assert_eq!(run.code, 0, "{run:?}");
     let renewals = h.api_calls("cgi-bin/component/api_component_token");
     assert!(
@@ -140,7 +140,14 @@ async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(3)).await;
     h.create_store("site").await;
     let dir = site(60);
-    let run = deploy(&h, dir.path(), "20", "8", false).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "8"],
+            &[("TCB_RETRY_ATTEMPTS", "20")],
+        )
+        .await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_site_online(&h, 60);
 }
@@ -151,8 +158,7 @@ const LINK: &str = "componenttcb/staticuploadfile";
 /// it took.
 async fn timed_deploy(h: &Harness, dir: &Path) -> (Run, std::time::Duration) {
     let started = std::time::Instant::now();
-    let dir = dir.to_str().expect("utf-8");
-    let run = h.run(&["deploy", "--env", "site", "--dir", dir]).await;
+    let run = h.deploy("site", dir, &[], &[]).await;
     (run, started.elapsed())
 }
 
@@ -222,7 +228,14 @@ async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
     h.create_store("site").await;
     h.emulator.refuse(LINK, -1, "system error");
     let dir = site(1);
-    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "1"],
+            &[("TCB_RETRY_ATTEMPTS", "3")],
+        )
+        .await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.error_line().contains("gave up after 3 tries"),
@@ -233,7 +246,14 @@ async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
 
     let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
     h.create_store("site").await;
-    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "1"],
+            &[("TCB_RETRY_ATTEMPTS", "3")],
+        )
+        .await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.error_line().contains("HTTP 500"), "{run:?}");
     assert!(
@@ -254,7 +274,14 @@ async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
     })
     .await;
     h.create_store("site").await;
-    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "1"],
+            &[("TCB_RETRY_ATTEMPTS", "3")],
+        )
+        .await;
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(h.emulator.counters().puts, 3);
     assert_eq!(h.api_calls(LINK), 3);
@@ -270,7 +297,14 @@ async fn whatever_fails_a_file_costs_at_most_its_tries_in_links_and_puts() {
     .await;
     h.create_store("site").await;
     let dir = site(20);
-    let run = deploy(&h, dir.path(), "4", "4", true).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "4", "--json"],
+            &[("TCB_RETRY_ATTEMPTS", "4")],
+        )
+        .await;
     let report = run.json();
     let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
     assert_eq!(
@@ -294,7 +328,14 @@ async fn token_renewals_use_none_of_a_file_s_tries() {
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(1)).await;
     h.create_store("site").await;
     let dir = site(10);
-    let run = deploy(&h, dir.path(), "1", "1", false).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "1"],
+            &[("TCB_RETRY_ATTEMPTS", "1")],
+        )
+        .await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_site_online(&h, 10);
     assert_eq!(h.emulator.counters().puts, 10);
@@ -309,7 +350,14 @@ async fn a_token_refused_again_after_every_renewal_is_renewed_a_bounded_number_o
     h.emulator.refuse(LINK, 40001, "invalid credential");
     let dir = site(1);
     let before = h.api_calls("cgi-bin/component/api_component_token");
-    let run = deploy(&h, dir.path(), "3", "1", false).await;
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "1"],
+            &[("TCB_RETRY_ATTEMPTS", "3")],
+        )
+        .await;
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.error_line().contains("errcode 40001"), "{run:?}");
     // One call, renewed three times (`retry_attempts`), each renewal one token fetch.

@@ -67,6 +67,16 @@ impl Harness {
         run_tool(args, &self.vars()).await
     }
 
+    /// `deploy --env ENV --dir DIR ARGS…` against this emulator, with `vars` over its own.
+    pub async fn deploy(&self, env: &str, dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let dir = dir.to_str().expect("utf-8");
+        let mut line = vec!["deploy", "--env", env, "--dir", dir];
+        line.extend_from_slice(args);
+        let mut all = self.vars();
+        all.extend(self::vars(vars));
+        run_tool(&line, &all).await
+    }
+
     /// A library-level connection with the same settings as [`Harness::vars`].
     pub async fn connect(&self) -> Connection {
         connect(&self.vars()).await
