@@ -18,7 +18,7 @@ use super::faults::Fault;
 use super::server::{Reply, Reset, Shared, html_escape};
 use super::signature::SignParams;
 use super::state::ObjectMeta;
-use super::tokens::random_hex;
+use super::tokens::{Link, random_hex};
 
 /// The largest object a single PUT may store.
 const MAX_OBJECT: u64 = 5 << 30;
@@ -34,7 +34,35 @@ enum Receive {
     Io(std::io::Error),
 }
 
-/// Answers one PUT.
+/// A COS refusal, before the resource and request id are known to it.
+#[derive(Clone, Copy)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+}
+
+const fn refusal(status: StatusCode, code: &'static str, message: &'static str) -> Refusal {
+    Refusal {
+        status,
+        code,
+        message,
+    }
+}
+
+const INTERNAL: Refusal = refusal(
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "InternalError",
+    "We encountered an internal error. Please try again.",
+);
+const EXPIRED: Refusal = refusal(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
+const TOO_LARGE: Refusal = refusal(
+    StatusCode::BAD_REQUEST,
+    "EntityTooLarge",
+    "Your proposed upload exceeds the maximum allowed object size.",
+);
+
+/// Answers one PUT: the link is checked, then the body received, then the object committed.
 pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
     shared.counters.put_received();
     let (parts, body) = req.into_parts();
@@ -50,10 +78,10 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
         (hook.0)(key);
     }
     let resource = format!("/{}", split.map(|(_, key)| key).unwrap_or(""));
-    let fail = |status, code, message| Failure {
-        status,
-        code,
-        message,
+    let fail = |r: Refusal| Failure {
+        status: r.status,
+        code: r.code,
+        message: r.message,
         resource: resource.clone(),
         request_id: request_id.clone(),
     };
@@ -64,149 +92,167 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
             return Err(Reset);
         }
         Some(_) => {
-            let f = fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "We encountered an internal error. Please try again.",
-            );
-            return Ok(f.answer_after_draining(&parts.headers, body).await);
+            return Ok(fail(INTERNAL)
+                .answer_after_draining(&parts.headers, body)
+                .await);
         }
         None => {}
     }
-
     let (Some(path), Some((bucket, key))) = (path.as_deref(), split) else {
-        let f = fail(
+        let r = refusal(
             StatusCode::BAD_REQUEST,
             "InvalidURI",
             "Couldn't parse the specified URI.",
         );
-        return Ok(f.answer_after_draining(&parts.headers, body).await);
+        return Ok(fail(r).answer_after_draining(&parts.headers, body).await);
     };
+    let link = match check_link(shared, &parts, path, bucket, key) {
+        Ok(link) => link,
+        Err(r) => return Ok(fail(r).answer_after_draining(&parts.headers, body).await),
+    };
+    let stored = match declared_length(&parts.headers) {
+        Ok(declared) => store(shared, &link, key, body, declared, &parts.headers).await,
+        Err(r) => Err(r),
+    };
+    match stored {
+        Ok(md5_hex) => Ok(stored_answer(&md5_hex, &request_id)),
+        Err(r) => Ok(fail(r).answer()),
+    }
+}
+
+/// The link a PUT to `path` (`/bucket/key`) may use, checked as COS does: the signature, its
+/// validity window, and the `x-cos-security-token` issued with it.
+fn check_link(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    path: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<Link, Refusal> {
     let sign = SignParams::from_query(parts.uri.query().unwrap_or(""));
     let Some((start, end)) = sign.verify(shared.state.secret_key(), path) else {
-        let f = fail(
+        return Err(refusal(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
-        );
-        return Ok(f.answer_after_draining(&parts.headers, body).await);
+        ));
     };
     let now = shared.clock.unix_secs();
     if now < start || now > end {
-        let f = fail(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
-        return Ok(f.answer_after_draining(&parts.headers, body).await);
+        return Err(EXPIRED);
     }
     let token = header_string(&parts.headers, "x-cos-security-token");
     let Some(link) = token.and_then(|t| shared.tokens.link(&t, bucket, key)) else {
-        let f = fail(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied.");
-        return Ok(f.answer_after_draining(&parts.headers, body).await);
+        return Err(refusal(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Access Denied.",
+        ));
     };
     if now > link.expires {
         // A token from an older link for the same key, presented with a newer URL.
-        let f = fail(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
-        return Ok(f.answer_after_draining(&parts.headers, body).await);
+        return Err(EXPIRED);
     }
-    let declared = match parts.headers.get(header::CONTENT_LENGTH) {
+    Ok(link)
+}
+
+/// The `Content-Length` a PUT declares, if any, within the largest object.
+fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, Refusal> {
+    let declared = match headers.get(header::CONTENT_LENGTH) {
         None => None,
         Some(v) => match v.to_str().ok().and_then(|s| s.parse::<u64>().ok()) {
             Some(n) => Some(n),
             None => {
-                let f = fail(
+                return Err(refusal(
                     StatusCode::BAD_REQUEST,
                     "InvalidArgument",
                     "Content-Length is not a number.",
-                );
-                return Ok(f.answer());
+                ));
             }
         },
     };
-    if declared.is_some_and(|n| n > MAX_OBJECT) {
-        let f = fail(
-            StatusCode::BAD_REQUEST,
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed object size.",
-        );
-        return Ok(f.answer());
+    match declared.is_some_and(|n| n > MAX_OBJECT) {
+        true => Err(TOO_LARGE),
+        false => Ok(declared),
     }
+}
 
+/// Receives the body into a temp file and commits it as `key` of the link's env if it arrived
+/// whole (and matches its `Content-MD5`, when given); returns its MD5 in hex.
+async fn store(
+    shared: &Shared,
+    link: &Link,
+    key: &str,
+    body: Body,
+    declared: Option<u64>,
+    headers: &HeaderMap,
+) -> Result<String, Refusal> {
     let tmp = shared.state.temp_path();
     let received = receive(body, &tmp, declared).await;
     let (md5, size) = match received {
         Ok(done) => done,
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
-            let f = match e {
+            return Err(match e {
                 Receive::Incomplete => {
                     tracing::debug!(env = link.env, key, "upload body ended early; not stored");
-                    fail(
+                    refusal(
                         StatusCode::BAD_REQUEST,
                         "IncompleteBody",
                         "The request body terminated unexpectedly",
                     )
                 }
-                Receive::TooLarge => fail(
-                    StatusCode::BAD_REQUEST,
-                    "EntityTooLarge",
-                    "Your proposed upload exceeds the maximum allowed object size.",
-                ),
+                Receive::TooLarge => TOO_LARGE,
                 Receive::Io(e) => {
                     tracing::warn!(error = %e, "could not write an upload to the data dir");
-                    fail(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "InternalError",
-                        "We encountered an internal error. Please try again.",
-                    )
+                    INTERNAL
                 }
-            };
-            return Ok(f.answer());
+            });
         }
     };
-    if let Some(given) = header_string(&parts.headers, "content-md5")
+    if let Some(given) = header_string(headers, "content-md5")
         && given.trim() != base64(&md5)
     {
         let _ = tokio::fs::remove_file(&tmp).await;
-        let f = fail(
+        return Err(refusal(
             StatusCode::BAD_REQUEST,
             "BadDigest",
             "The Content-MD5 you specified did not match what we received.",
-        );
-        return Ok(f.answer());
+        ));
     }
-
     let md5_hex = hex::encode(md5);
     let meta = ObjectMeta {
         key: key.to_owned(),
         md5: md5_hex.clone(),
         size,
-        content_type: header_string(&parts.headers, "content-type"),
-        cache_control: header_string(&parts.headers, "cache-control"),
+        content_type: header_string(headers, "content-type"),
+        cache_control: header_string(headers, "cache-control"),
         last_modified_ms: unix_millis(shared.clock.now()),
         blob: String::new(),
     };
     if let Err(e) = shared.state.commit_object(&link.env, &tmp, meta).await {
         let _ = tokio::fs::remove_file(&tmp).await;
         tracing::warn!(error = %e, "could not store an upload in the data dir");
-        let f = fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "We encountered an internal error. Please try again.",
-        );
-        return Ok(f.answer());
+        return Err(INTERNAL);
     }
     shared.stored_whole(&link.env, key);
     shared.counters.put_stored(size);
     tracing::debug!(env = link.env, key, size, md5 = md5_hex, "stored object");
+    Ok(md5_hex)
+}
 
+/// The answer to a PUT whose object was stored: its ETag, as COS gives it.
+fn stored_answer(md5_hex: &str, request_id: &str) -> Response<Body> {
     let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
     if let Ok(etag) = header::HeaderValue::from_str(&format!("\"{md5_hex}\"")) {
         headers.insert(header::ETAG, etag);
     }
-    if let Ok(id) = header::HeaderValue::from_str(&request_id) {
+    if let Ok(id) = header::HeaderValue::from_str(request_id) {
         headers.insert("x-cos-request-id", id);
     }
     headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(0));
-    Ok(response)
+    response
 }
 
 /// Streams `body` into a new file at `tmp`, hashing it. Returns (MD5, size).
