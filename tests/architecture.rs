@@ -48,6 +48,34 @@ const RULES: &[Rule] = &[
         banned: &["crate::deploy", "crate::commands", "crate::watch"],
     },
     Rule {
+        says: "the emulator uses none of the client's modules",
+        applies: |p| p.starts_with("emulator/"),
+        banned: &[
+            "crate::api",
+            "crate::remote",
+            "crate::auth",
+            "crate::deploy",
+            "crate::site",
+            "crate::config",
+        ],
+    },
+    Rule {
+        says: "the emulator's shared state, request vocabulary and replies import none of its handlers",
+        applies: |p| {
+            matches!(
+                p,
+                "emulator/shared.rs" | "emulator/call.rs" | "emulator/reply.rs"
+            )
+        },
+        banned: &[
+            "super::api",
+            "super::server",
+            "super::endpoints",
+            "super::cos",
+            "super::website",
+        ],
+    },
+    Rule {
         says: "text.rs is a leaf",
         applies: |p| p == "text.rs",
         banned: &["crate::"],

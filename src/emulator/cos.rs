@@ -15,7 +15,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::clock::unix_millis;
 use super::faults::Fault;
-use super::server::{Reply, Reset, Shared, html_escape};
+use super::reply::{Reply, Reset, html_escape};
+use super::shared::Shared;
 use super::signature::SignParams;
 use super::state::ObjectMeta;
 use super::tokens::{Link, random_hex};

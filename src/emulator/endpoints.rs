@@ -6,9 +6,11 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::api::{ApiError, ApiResult, Endpoint, Fields, INVALID_ARGS, NO_CLOUD_DEV, SYSTEM_ERROR};
+use super::call::{
+    ApiError, ApiResult, Endpoint, Fields, INVALID_ARGS, NO_CLOUD_DEV, SYSTEM_ERROR,
+};
 use super::clock::{from_unix_millis, rfc3339_millis, wechat_time};
-use super::server::Shared;
+use super::shared::Shared;
 use super::signature::sign_query_value;
 use super::tokens::{Link, TokenKind};
 use super::{
@@ -173,7 +175,7 @@ fn static_file_list(shared: &Shared, f: Fields<'_>) -> ApiResult {
 fn get_env_info(shared: &Shared, f: Fields<'_>) -> ApiResult {
     let only = match f.string("env")? {
         None => None,
-        Some(env) if super::api::valid_env_id(env) => Some(env),
+        Some(env) if super::call::valid_env_id(env) => Some(env),
         Some(_) => return Err(INVALID_ARGS),
     };
     if let Some(env) = only {

@@ -10,11 +10,14 @@
 //! This module holds the public handle; the wire behaviour lives in the files beside it.
 
 mod api;
+mod call;
 mod clock;
 mod cos;
 mod endpoints;
 mod faults;
+mod reply;
 mod server;
+mod shared;
 mod signature;
 mod state;
 mod tokens;
@@ -36,7 +39,7 @@ pub use faults::{Counters, Faults};
 #[allow(unused_imports)] // nothing outside the emulator uses it yet
 pub(crate) use signature::cos_signature;
 
-use server::Shared;
+use shared::Shared;
 
 /// Component app id the emulator accepts (a well-known value, not a secret).
 pub const COMPONENT_APPID: &str = "wx-emulator-component";
@@ -55,7 +58,7 @@ pub const DEV_ACCESS_TOKEN: &str = "emulator-dev-token";
 /// The API base URL of an emulator listening at `addr` (one listening on every address is
 /// reached on loopback).
 pub fn api_url(addr: SocketAddr) -> url::Url {
-    let addr = server::advertised(addr);
+    let addr = shared::advertised(addr);
     let mut url = url::Url::parse("http://127.0.0.1/").expect("a constant URL parses");
     // An http URL takes any IP host and port.
     let _ = url.set_ip_host(addr.ip());
@@ -169,7 +172,7 @@ pub struct Emulator {
 impl Emulator {
     /// Loads `data_dir`, binds `addr` and serves in a background task.
     pub async fn start(opts: EmulatorOptions) -> Result<Emulator, EmulatorError> {
-        let (shared, listener) = server::prepare(opts).await?;
+        let (shared, listener) = shared::prepare(opts).await?;
         let addr = shared.addr;
         let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(server::run(listener, Arc::clone(&shared), stopped));
@@ -240,7 +243,7 @@ impl Emulator {
     /// `componenttcb/staticuploadfile`) that passes the token and body checks answers `errcode`
     /// with `errmsg`, as the service does for a refused permission or a code of its own.
     pub fn refuse(&self, path: &str, errcode: i64, errmsg: &str) {
-        let refusal = api::ApiError {
+        let refusal = call::ApiError {
             code: errcode,
             msg: errmsg.to_owned().into(),
         };

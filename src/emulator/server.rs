@@ -2,10 +2,7 @@
 //! dispatch of each request to its role by `Host` header (API, object store, website). Also
 //! the shared state every handler sees, and the emulator's own pages (`/`, `/_emulator/*`).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,151 +12,18 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use md5::{Digest, Md5};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::api::{self, ApiError, Endpoint, valid_env_id};
-use super::clock::Clock;
-use super::faults::{CounterSet, FaultInjector};
-use super::state::{ObjectMeta, StoreState, write_atomic};
-use super::tokens::Tokens;
-use super::{EmulatorError, EmulatorOptions, cos, lock, website};
+use super::api;
+use super::call::{Endpoint, valid_env_id};
+use super::reply::{Reply, html_escape, html_response, json_response};
+use super::shared::Shared;
+use super::{cos, website};
 
 /// How long requests in flight may take to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Everything the handlers share.
-pub(crate) struct Shared {
-    pub addr: SocketAddr,
-    /// `http://IP:PORT`, the API base and the host of signed links.
-    pub base_url: String,
-    pub link_lifetime: Duration,
-    pub create_delay: Duration,
-    pub list_page_size: usize,
-    pub clock: Clock,
-    pub state: StoreState,
-    pub tokens: Tokens,
-    pub faults: FaultInjector,
-    pub counters: CounterSet,
-    pub on_put: Option<super::PutHook>,
-    no_cloud_dev: Mutex<BTreeSet<String>>,
-    /// Endpoint paths that answer this errcode to every well-formed call.
-    refusals: Mutex<BTreeMap<String, ApiError>>,
-    /// (env, key) of objects the listing shows as uploaded in parts, until their next PUT.
-    multipart: Mutex<BTreeSet<(String, String)>>,
-}
-
-impl Shared {
-    /// `ENV.localhost:PORT`: the env's website host.
-    pub(crate) fn domain(&self, env: &str) -> String {
-        format!("{env}.localhost:{}", self.addr.port())
-    }
-
-    pub(crate) fn bucket(env: &str) -> String {
-        format!("emu-static-{env}")
-    }
-
-    pub(crate) fn has_cloud_dev(&self, env: &str) -> bool {
-        !lock(&self.no_cloud_dev).contains(env)
-    }
-
-    pub(crate) fn add_env_without_cloud_dev(&self, env: &str) {
-        lock(&self.no_cloud_dev).insert(env.to_owned());
-    }
-
-    pub(crate) fn refusal(&self, path: &str) -> Option<ApiError> {
-        lock(&self.refusals).get(path).cloned()
-    }
-
-    pub(crate) fn set_refusal(&self, path: &str, refusal: Option<ApiError>) {
-        let mut refusals = lock(&self.refusals);
-        match refusal {
-            Some(refusal) => refusals.insert(path.to_owned(), refusal),
-            None => refusals.remove(path),
-        };
-    }
-
-    pub(crate) fn list_as_multipart(&self, env: &str, key: &str) {
-        lock(&self.multipart).insert((env.to_owned(), key.to_owned()));
-    }
-
-    /// A PUT stores the object whole: from now on its ETag is its MD5 again.
-    pub(crate) fn stored_whole(&self, env: &str, key: &str) {
-        lock(&self.multipart).remove(&(env.to_owned(), key.to_owned()));
-    }
-
-    /// The `md5` the listing shows for `meta`, an object of `env`: its MD5, or for an object
-    /// marked by `list_as_multipart` an ETag of the multipart form (`hex-2`; the hex is the MD5
-    /// of the MD5's text, so it is stable and never the MD5 of the bytes).
-    pub(crate) fn listed_md5(&self, env: &str, meta: &ObjectMeta) -> String {
-        let marked = lock(&self.multipart).contains(&(env.to_owned(), meta.key.clone()));
-        match marked {
-            true => format!("{}-2", hex::encode(Md5::digest(meta.md5.as_bytes()))),
-            false => meta.md5.clone(),
-        }
-    }
-
-    /// Saves what is kept only in memory while running (the upload links).
-    pub(crate) async fn flush(&self) {
-        let dir = self.state.dir();
-        let json = self.tokens.links_json(self.clock.unix_secs());
-        if let Err(e) = write_atomic(dir, &dir.join("links.json"), &json).await {
-            tracing::warn!(error = %e, dir = %dir.display(), "could not save upload links");
-        }
-    }
-}
-
-/// Loads the data dir and binds the listener.
-pub(crate) async fn prepare(
-    opts: EmulatorOptions,
-) -> Result<(Arc<Shared>, TcpListener), EmulatorError> {
-    let dir = opts.data_dir.clone();
-    let state = tokio::task::spawn_blocking(move || StoreState::open(&dir))
-        .await
-        .map_err(|e| EmulatorError::Internal(e.to_string()))??;
-    let bind_err = |source| EmulatorError::Bind {
-        addr: opts.addr,
-        source,
-    };
-    let listener = TcpListener::bind(opts.addr).await.map_err(bind_err)?;
-    let addr = listener.local_addr().map_err(bind_err)?;
-    let clock = Clock::default();
-    let tokens = Tokens::new(opts.token_lifetime, opts.faults.token_lifetime_calls)
-        .recording(opts.record_credentials);
-    match tokio::fs::read(opts.data_dir.join("links.json")).await {
-        Ok(json) => tokens.restore_links(&json, clock.unix_secs()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(error = %e, "could not read saved upload links"),
-    }
-    let shared = Shared {
-        addr,
-        base_url: format!("http://{}", advertised(addr)),
-        link_lifetime: opts.link_lifetime,
-        create_delay: opts.create_delay,
-        list_page_size: opts.list_page_size.max(1),
-        clock,
-        state,
-        tokens,
-        faults: FaultInjector::new(opts.faults),
-        counters: CounterSet::default(),
-        on_put: opts.on_put,
-        no_cloud_dev: Mutex::new(opts.envs_without_cloud_dev.into_iter().collect()),
-        refusals: Mutex::default(),
-        multipart: Mutex::default(),
-    };
-    Ok((Arc::new(shared), listener))
-}
-
-/// The address clients should use: the bound one, or loopback when bound to all interfaces.
-pub(crate) fn advertised(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
-        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
-        _ => addr,
-    }
-}
 
 /// Accepts connections until `stop` turns true, then lets requests in flight finish.
 pub(crate) async fn run(
@@ -201,21 +65,6 @@ pub(crate) async fn run(
         tracing::warn!("requests still running after the shutdown grace period; dropping them");
     }
 }
-
-/// A handler's way of saying: drop the connection without an answer.
-#[derive(Debug)]
-pub(crate) struct Reset;
-
-impl fmt::Display for Reset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("connection reset by fault injection")
-    }
-}
-
-impl std::error::Error for Reset {}
-
-/// A handler's outcome: a response, or a dropped connection.
-pub(crate) type Reply = Result<Response<Body>, Reset>;
 
 /// Which role a request's `Host` asks for.
 #[derive(Debug, PartialEq)]
@@ -285,46 +134,6 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         return cos::handle_put(&shared, req).await;
     }
     Ok(api::unknown_url())
-}
-
-pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::from(value.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
-}
-
-pub(crate) fn html_response(status: StatusCode, title: &str, body_html: &str) -> Response<Body> {
-    let page = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1>\n{body_html}\n</body></html>\n",
-        title = html_escape(title)
-    );
-    let mut response = Response::new(Body::from(page));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
-}
-
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn index_page(shared: &Shared) -> Response<Body> {

@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::api::valid_env_id;
+use super::call::valid_env_id;
 use super::clock::{from_unix_millis, unix_millis};
 use super::tokens::random_hex;
 use super::{EmulatorError, StoredObject, lock};

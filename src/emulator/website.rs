@@ -8,7 +8,8 @@ use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use tokio_util::io::ReaderStream;
 
-use super::server::{Shared, html_escape, html_response};
+use super::reply::{html_escape, html_response};
+use super::shared::Shared;
 use super::state::ObjectMeta;
 
 /// Characters kept as they are in a redirect's path: unreserved ones and `/`.

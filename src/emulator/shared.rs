@@ -1,0 +1,148 @@
+//! Everything the emulator's handlers share, and how it is set up from the options: the data
+//! dir loaded, the listener bound, the tokens of a previous run restored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::net::TcpListener;
+
+use super::call::ApiError;
+use super::clock::Clock;
+use super::faults::{CounterSet, FaultInjector};
+use super::state::{ObjectMeta, StoreState, write_atomic};
+use super::tokens::Tokens;
+use super::{EmulatorError, EmulatorOptions, lock};
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub addr: SocketAddr,
+    /// `http://IP:PORT`, the API base and the host of signed links.
+    pub base_url: String,
+    pub link_lifetime: Duration,
+    pub create_delay: Duration,
+    pub list_page_size: usize,
+    pub clock: Clock,
+    pub state: StoreState,
+    pub tokens: Tokens,
+    pub faults: FaultInjector,
+    pub counters: CounterSet,
+    pub on_put: Option<super::PutHook>,
+    no_cloud_dev: Mutex<BTreeSet<String>>,
+    /// Endpoint paths that answer this errcode to every well-formed call.
+    refusals: Mutex<BTreeMap<String, ApiError>>,
+    /// (env, key) of objects the listing shows as uploaded in parts, until their next PUT.
+    multipart: Mutex<BTreeSet<(String, String)>>,
+}
+
+impl Shared {
+    /// `ENV.localhost:PORT`: the env's website host.
+    pub(crate) fn domain(&self, env: &str) -> String {
+        format!("{env}.localhost:{}", self.addr.port())
+    }
+
+    pub(crate) fn bucket(env: &str) -> String {
+        format!("emu-static-{env}")
+    }
+
+    pub(crate) fn has_cloud_dev(&self, env: &str) -> bool {
+        !lock(&self.no_cloud_dev).contains(env)
+    }
+
+    pub(crate) fn add_env_without_cloud_dev(&self, env: &str) {
+        lock(&self.no_cloud_dev).insert(env.to_owned());
+    }
+
+    pub(crate) fn refusal(&self, path: &str) -> Option<ApiError> {
+        lock(&self.refusals).get(path).cloned()
+    }
+
+    pub(crate) fn set_refusal(&self, path: &str, refusal: Option<ApiError>) {
+        let mut refusals = lock(&self.refusals);
+        match refusal {
+            Some(refusal) => refusals.insert(path.to_owned(), refusal),
+            None => refusals.remove(path),
+        };
+    }
+
+    pub(crate) fn list_as_multipart(&self, env: &str, key: &str) {
+        lock(&self.multipart).insert((env.to_owned(), key.to_owned()));
+    }
+
+    /// A PUT stores the object whole: from now on its ETag is its MD5 again.
+    pub(crate) fn stored_whole(&self, env: &str, key: &str) {
+        lock(&self.multipart).remove(&(env.to_owned(), key.to_owned()));
+    }
+
+    /// The `md5` the listing shows for `meta`, an object of `env`: its MD5, or for an object
+    /// marked by `list_as_multipart` an ETag of the multipart form (`hex-2`; the hex is the MD5
+    /// of the MD5's text, so it is stable and never the MD5 of the bytes).
+    pub(crate) fn listed_md5(&self, env: &str, meta: &ObjectMeta) -> String {
+        let marked = lock(&self.multipart).contains(&(env.to_owned(), meta.key.clone()));
+        match marked {
+            true => format!("{}-2", hex::encode(Md5::digest(meta.md5.as_bytes()))),
+            false => meta.md5.clone(),
+        }
+    }
+
+    /// Saves what is kept only in memory while running (the upload links).
+    pub(crate) async fn flush(&self) {
+        let dir = self.state.dir();
+        let json = self.tokens.links_json(self.clock.unix_secs());
+        if let Err(e) = write_atomic(dir, &dir.join("links.json"), &json).await {
+            tracing::warn!(error = %e, dir = %dir.display(), "could not save upload links");
+        }
+    }
+}
+
+/// Loads the data dir and binds the listener.
+pub(crate) async fn prepare(
+    opts: EmulatorOptions,
+) -> Result<(Arc<Shared>, TcpListener), EmulatorError> {
+    let dir = opts.data_dir.clone();
+    let state = tokio::task::spawn_blocking(move || StoreState::open(&dir))
+        .await
+        .map_err(|e| EmulatorError::Internal(e.to_string()))??;
+    let bind_err = |source| EmulatorError::Bind {
+        addr: opts.addr,
+        source,
+    };
+    let listener = TcpListener::bind(opts.addr).await.map_err(bind_err)?;
+    let addr = listener.local_addr().map_err(bind_err)?;
+    let clock = Clock::default();
+    let tokens = Tokens::new(opts.token_lifetime, opts.faults.token_lifetime_calls)
+        .recording(opts.record_credentials);
+    match tokio::fs::read(opts.data_dir.join("links.json")).await {
+        Ok(json) => tokens.restore_links(&json, clock.unix_secs()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, "could not read saved upload links"),
+    }
+    let shared = Shared {
+        addr,
+        base_url: format!("http://{}", advertised(addr)),
+        link_lifetime: opts.link_lifetime,
+        create_delay: opts.create_delay,
+        list_page_size: opts.list_page_size.max(1),
+        clock,
+        state,
+        tokens,
+        faults: FaultInjector::new(opts.faults),
+        counters: CounterSet::default(),
+        on_put: opts.on_put,
+        no_cloud_dev: Mutex::new(opts.envs_without_cloud_dev.into_iter().collect()),
+        refusals: Mutex::default(),
+        multipart: Mutex::default(),
+    };
+    Ok((Arc::new(shared), listener))
+}
+
+/// The address clients should use: the bound one, or loopback when bound to all interfaces.
+pub(crate) fn advertised(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
+    }
+}
