@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::deploy::{chosen_sites, select_sites};
+use super::deploy::site_choice;
 use crate::cli::WatchArgs;
 use crate::config::{Config, Settings};
 use crate::connection::Connection;
@@ -29,7 +29,8 @@ pub async fn run(
     args: &WatchArgs,
     source: ConfigSource,
 ) -> Result<ExitCode, Error> {
-    let sites = chosen_sites(config, &args.site)?;
+    let choice = site_choice(&args.site);
+    let sites = config.sites_for(&choice)?;
     super::create::open_local_stores(config, &connection.remote, &sites).await?;
     let notifier = Notifier::from_env(&source.vars);
     let build = if args.build.is_empty() {
@@ -44,10 +45,9 @@ pub async fn run(
     let reload: Option<Reload> = if args.site.dir.is_some() {
         None
     } else {
-        let (name, env) = (args.site.site.clone(), args.site.env.clone());
         Some(Box::new(move || {
             let config = Config::load(source.file.as_deref(), &source.vars, source.flags.clone())?;
-            select_sites(&config, name.as_deref(), env.as_deref())
+            Ok(config.sites_for(&choice)?)
         }))
     };
     let daemon = Daemon {

@@ -3,6 +3,7 @@
 //! the rest of the code receives ready-to-use values.
 
 mod settings;
+mod sites;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -20,8 +21,7 @@ use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::text::snippet;
 pub use settings::{ENV_PREFIX, RuleSettings, Settings, SiteSettings};
-
-use crate::site::headers::{HeaderRule, HeaderRules};
+pub use sites::{Site, SiteChoice, normalize_prefix};
 
 /// The official API.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
@@ -120,42 +120,6 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// The longest time a `*_secs` or `*_ms` key may set: a year, far beyond any useful value, so
 /// that a deadline computed from one (now + `poll_secs`) cannot overflow the clock.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-/// A build folder deployed to an environment, validated.
-#[derive(Clone, Debug)]
-pub struct Site {
-    pub name: String,
-    pub env: String,
-    pub dir: PathBuf,
-    /// "" or "a/b/": relative, forward slashes, trailing slash.
-    pub prefix: String,
-    /// Extra exclusions (gitignore syntax).
-    pub ignore: Vec<String>,
-    pub headers: HeaderRules,
-    /// The rules as configured, to tell whether a reloaded site changed.
-    pub rules: Vec<RuleSettings>,
-}
-
-impl Site {
-    /// Whether `other` deploys the same folder the same way (for reloading the config).
-    pub fn same_as(&self, other: &Site) -> bool {
-        (
-            &self.name,
-            &self.env,
-            &self.dir,
-            &self.prefix,
-            &self.ignore,
-            &self.rules,
-        ) == (
-            &other.name,
-            &other.env,
-            &other.dir,
-            &other.prefix,
-            &other.ignore,
-            &other.rules,
-        )
-    }
-}
 
 /// Where the API is.
 #[derive(Clone, Debug)]
@@ -279,7 +243,7 @@ impl Config {
             }
         };
         let pacing = pacing(s.retry_attempts, s.api_rate_limit)?;
-        let sites = sites(s.site.as_deref().unwrap_or_default(), s.env.as_deref())?;
+        let sites = sites::sites(s.site.as_deref().unwrap_or_default(), s.env.as_deref())?;
         let millis = |key, value: Option<u64>, default| match value {
             Some(0) => Err(ConfigError::Invalid {
                 key,
@@ -345,65 +309,6 @@ impl Config {
             None => self.default_env.clone().ok_or(ConfigError::MissingEnv),
         }
     }
-}
-
-fn sites(tables: &[SiteSettings], default_env: Option<&str>) -> Result<Vec<Site>, ConfigError> {
-    let mut sites: Vec<Site> = Vec::with_capacity(tables.len());
-    for (i, t) in tables.iter().enumerate() {
-        let env = t.env.as_deref().or(default_env).ok_or_else(|| {
-            ConfigError::Conflict(format!(
-                "[[site]] number {} has no env; set `env` in it or at the top of the file",
-                i + 1
-            ))
-        })?;
-        validate_env_id(env)?;
-        let name = t.name.clone().unwrap_or_else(|| env.to_owned());
-        if sites.iter().any(|s| s.name == name) {
-            return Err(ConfigError::Conflict(format!(
-                "two [[site]] tables are named {name:?}; give each a distinct `name`"
-            )));
-        }
-        let rules: Vec<HeaderRule> = t
-            .rules
-            .iter()
-            .flatten()
-            .map(|r| HeaderRule {
-                glob: r.glob.clone(),
-                cache_control: r.cache_control.clone(),
-                content_type: r.content_type.clone(),
-            })
-            .collect();
-        let headers = HeaderRules::new(&rules).map_err(|e| ConfigError::Invalid {
-            key: "site.rules",
-            value: name.clone(),
-            reason: e.to_string(),
-        })?;
-        sites.push(Site {
-            name,
-            env: env.to_owned(),
-            dir: t.dir.clone(),
-            prefix: normalize_prefix(t.prefix.as_deref().unwrap_or(""))?,
-            ignore: t.ignore.clone().unwrap_or_default(),
-            headers,
-            rules: t.rules.clone().unwrap_or_default(),
-        });
-    }
-    Ok(sites)
-}
-
-/// A store folder as keys use it: "" or "a/b/". Refuses what [`crate::site::key::check`]
-/// refuses: absolute paths, `.` and `..` segments, backslashes and control characters.
-pub fn normalize_prefix(prefix: &str) -> Result<String, ConfigError> {
-    crate::site::key::check(prefix).map_err(|problem| ConfigError::Invalid {
-        key: "prefix",
-        value: prefix.chars().take(80).collect(),
-        reason: problem.to_string(),
-    })?;
-    Ok(prefix
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("{s}/"))
-        .collect())
 }
 
 /// `$STATE_DIRECTORY` may list several folders separated by colons; the first is ours.
