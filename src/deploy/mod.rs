@@ -248,15 +248,12 @@ impl SiteDeployer {
             "scanned and loaded"
         );
         report.url = self.url.clone();
+        // A file too large to upload fails the same way on every run: a failure, reported by
+        // its key.
         for skipped in &scanned.skipped {
-            if skipped.reason == SkipReason::TooLarge {
-                let key = match skipped.path.strip_prefix(&site.dir).map(Path::to_str) {
-                    Ok(Some(relative)) => format!("{}{relative}", site.prefix),
-                    _ => skipped.path.display().to_string(),
-                };
-                report.fail(key, skipped.reason.to_string());
-            } else {
-                report.skipped += 1;
+            match (&skipped.reason, &skipped.key) {
+                (SkipReason::TooLarge, Some(key)) => report.fail(key, skipped.reason.to_string()),
+                _ => report.skipped += 1,
             }
         }
 

@@ -51,6 +51,8 @@ pub struct LocalFile {
 #[derive(Clone, Debug)]
 pub struct Skipped {
     pub path: PathBuf,
+    /// Its store key, for a file whose name makes one (a file too large to upload).
+    pub key: Option<String>,
     pub reason: SkipReason,
 }
 
@@ -252,7 +254,11 @@ fn resolves_in_a_cycle(path: &Path) -> bool {
 /// that are skipped may hold control characters or bytes that are not UTF-8.
 fn skip(path: PathBuf, reason: SkipReason) -> Skipped {
     tracing::warn!(path = ?path, reason = %reason, "not deployed");
-    Skipped { path, reason }
+    Skipped {
+        path,
+        key: None,
+        reason,
+    }
 }
 
 #[cfg(test)]

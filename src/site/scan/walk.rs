@@ -518,10 +518,6 @@ impl Walk<'_> {
         path: impl FnOnce() -> PathBuf,
         found: &mut Found,
     ) {
-        if stat.size > MAX_OBJECT_SIZE {
-            found.skipped.push(skip(path(), SkipReason::TooLarge));
-            return;
-        }
         let key = if self.prefix.is_empty() {
             relative
         } else {
@@ -530,6 +526,12 @@ impl Walk<'_> {
             key.push_str(&relative);
             key
         };
+        if stat.size > MAX_OBJECT_SIZE {
+            let mut skipped = skip(path(), SkipReason::TooLarge);
+            skipped.key = Some(key);
+            found.skipped.push(skipped);
+            return;
+        }
         found.files.push(LocalFile { key, stat });
     }
 
