@@ -22,6 +22,13 @@ async fn retry_attempts_bounds_the_tries_of_a_call() {
     assert_eq!(calls, 3, "{run:?}");
 }
 
+/// Deploys `dir` to the env `site` of `h` with `tries` tries per file (`retry_attempts`) and
+/// `args` after the folder.
+async fn deploy(h: &Harness, dir: &Path, tries: &str, args: &[&str]) -> Run {
+    h.deploy("site", dir, args, &[("TCB_RETRY_ATTEMPTS", tries)])
+        .await
+}
+
 /// A site of `files` small files in a fresh folder.
 fn site(files: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -45,14 +52,7 @@ async fn a_storm_of_server_errors_halves_the_uploads_in_flight_then_stops_the_de
     let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
     h.create_store("site").await;
     let dir = site(60);
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "8"],
-            &[("TCB_RETRY_ATTEMPTS", "2")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "2", &["--concurrency", "8"]).await;
     assert!(
         run.stderr
             .contains("the service is overloaded; fewer uploads at once  from=8 to=4"),
@@ -85,14 +85,7 @@ async fn a_failed_file_breaks_the_streak_of_a_failing_service() {
     .await;
     h.create_store("site").await;
     let dir = site(60);
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "1", "--json"],
-            &[("TCB_RETRY_ATTEMPTS", "1")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "1", &["--concurrency", "1", "--json"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     let report = run.json();
     let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
@@ -115,14 +108,7 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
     .await;
     h.create_store("site").await;
     let dir = site(30);
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "1", "--json"],
-            &[("TCB_RETRY_ATTEMPTS", "8")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "8", &["--concurrency", "1", "--json"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let renewals = h.api_calls("cgi-bin/component/api_component_token");
     assert!(
@@ -140,14 +126,7 @@ async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(3)).await;
     h.create_store("site").await;
     let dir = site(60);
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "8"],
-            &[("TCB_RETRY_ATTEMPTS", "20")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "20", &["--concurrency", "8"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_site_online(&h, 60);
 }
@@ -228,14 +207,7 @@ async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
     h.create_store("site").await;
     h.emulator.refuse(LINK, -1, "system error");
     let dir = site(1);
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "1"],
-            &[("TCB_RETRY_ATTEMPTS", "3")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "3", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.error_line().contains("gave up after 3 tries"),
@@ -246,14 +218,7 @@ async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
 
     let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
     h.create_store("site").await;
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "1"],
-            &[("TCB_RETRY_ATTEMPTS", "3")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "3", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.error_line().contains("HTTP 500"), "{run:?}");
     assert!(
@@ -274,14 +239,7 @@ async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
     })
     .await;
     h.create_store("site").await;
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "1"],
-            &[("TCB_RETRY_ATTEMPTS", "3")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "3", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(h.emulator.counters().puts, 3);
     assert_eq!(h.api_calls(LINK), 3);
@@ -297,14 +255,7 @@ async fn whatever_fails_a_file_costs_at_most_its_tries_in_links_and_puts() {
     .await;
     h.create_store("site").await;
     let dir = site(20);
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "4", "--json"],
-            &[("TCB_RETRY_ATTEMPTS", "4")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "4", &["--concurrency", "4", "--json"]).await;
     let report = run.json();
     let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
     assert_eq!(
@@ -328,14 +279,7 @@ async fn token_renewals_use_none_of_a_file_s_tries() {
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(1)).await;
     h.create_store("site").await;
     let dir = site(10);
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "1"],
-            &[("TCB_RETRY_ATTEMPTS", "1")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "1", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_site_online(&h, 10);
     assert_eq!(h.emulator.counters().puts, 10);
@@ -350,14 +294,7 @@ async fn a_token_refused_again_after_every_renewal_is_renewed_a_bounded_number_o
     h.emulator.refuse(LINK, 40001, "invalid credential");
     let dir = site(1);
     let before = h.api_calls("cgi-bin/component/api_component_token");
-    let run = h
-        .deploy(
-            "site",
-            dir.path(),
-            &["--concurrency", "1"],
-            &[("TCB_RETRY_ATTEMPTS", "3")],
-        )
-        .await;
+    let run = deploy(&h, dir.path(), "3", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.error_line().contains("errcode 40001"), "{run:?}");
     // One call, renewed three times (`retry_attempts`), each renewal one token fetch.
