@@ -55,6 +55,14 @@ pub fn settle(
     };
     let decision = retry.failed(failure, &cause, Instant::now());
     let secs = decision.wait.as_secs();
+    // The health state first: whoever reads the log line finds the state it reports.
+    health.failed(
+        site,
+        failure.into(),
+        error.clone(),
+        cause.clone(),
+        Some(unix_now() + secs),
+    );
     match (failure, decision.repeat) {
         (Failure::Transient, _) => {
             tracing::error!(site = %site, error = %error, "deploy failed; trying again in {secs}s or at the next change");
@@ -76,8 +84,6 @@ pub fn settle(
             );
         }
     }
-    let next = unix_now() + secs;
-    health.failed(site, failure.into(), error, cause, Some(next));
 }
 
 /// What makes a site waiting after a permanent failure try again before its time.
