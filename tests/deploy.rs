@@ -445,7 +445,6 @@ async fn a_deploy_survives_a_busy_api_and_failing_puts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
     use tcb_deploy::config::Site;
     use tcb_deploy::deploy::{CycleSettings, SiteDeployer};
 
@@ -471,9 +470,9 @@ async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
     };
     let mut deployer = SiteDeployer::new(Arc::new(site), &root.path().join("state"), settings);
     let connection = h.connect().await;
-    let stop = AtomicBool::new(false);
+    let stop = tokio_util::sync::CancellationToken::new();
     let first = deployer
-        .cycle(&connection.remote, false, None, &stop)
+        .cycle(&connection.remote, None, &stop)
         .await
         .expect("first cycle");
     assert_eq!(first.uploaded, 2);
@@ -483,7 +482,7 @@ async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
     std::fs::write(dir.join("app.css"), "p { color: blue }").expect("edit");
     let before = links(&h);
     let second = deployer
-        .cycle(&connection.remote, false, None, &stop)
+        .cycle(&connection.remote, None, &stop)
         .await
         .expect("second cycle");
     assert_eq!((second.uploaded, second.unchanged), (1, 1));

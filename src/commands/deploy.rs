@@ -2,7 +2,7 @@
 
 use crate::cli::SiteArgs;
 use crate::config::{Config, SiteChoice};
-use crate::deploy::{DeployOptions, deploy};
+use crate::deploy::{self, CycleSettings, Request};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::remote::Remote;
@@ -23,14 +23,20 @@ pub async fn run(
     let mut failed = 0;
     let mut first_failure = None;
     for site in sites {
-        let options = DeployOptions {
+        let request = Request {
             site: &site,
             state_dir: &config.state_dir,
-            concurrency: config.concurrency,
-            dry_run,
-            verify_remote: args.verify_remote,
+            settings: CycleSettings {
+                concurrency: config.concurrency,
+                verify_remote: args.verify_remote,
+            },
         };
-        let report = deploy(remote, &options).await.map_err(Error::from)?;
+        let report = if dry_run {
+            deploy::plan_only(remote, &request).await
+        } else {
+            deploy::deploy(remote, &request).await
+        };
+        let report = report.map_err(Error::from)?;
         if json {
             print_json_line(&report)?;
         } else {

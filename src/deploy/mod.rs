@@ -11,12 +11,12 @@ pub mod upload;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use self::plan::LocalItem;
 use self::report::{PlannedFile, Report};
@@ -45,15 +45,12 @@ const CHECKPOINT_FILES: usize = 200;
 /// hundred files of a fast, large deploy would cost time quadratic in its size.
 const CHECKPOINT_GAP: Duration = Duration::from_secs(1);
 
-/// How to deploy one site.
+/// One site to deploy (or plan) once.
 #[derive(Debug)]
-pub struct DeployOptions<'a> {
+pub struct Request<'a> {
     pub site: &'a Site,
     pub state_dir: &'a Path,
-    pub concurrency: usize,
-    pub dry_run: bool,
-    /// List the store even when a manifest exists, and trust the listing over it.
-    pub verify_remote: bool,
+    pub settings: CycleSettings,
 }
 
 /// What stops a deploy as a whole (a single file's failure does not: it is in the report).
@@ -101,16 +98,15 @@ impl DeployError {
 }
 
 /// Deploys a site once: one full cycle of a fresh [`SiteDeployer`].
-pub async fn deploy(remote: &Remote, options: &DeployOptions<'_>) -> Result<Report, DeployError> {
-    let settings = CycleSettings {
-        concurrency: options.concurrency,
-        verify_remote: options.verify_remote,
-    };
-    let site = Arc::new(options.site.clone());
-    let mut deployer = SiteDeployer::new(site, options.state_dir, settings);
-    deployer
-        .cycle(remote, options.dry_run, None, &AtomicBool::new(false))
+pub async fn deploy(remote: &Remote, request: &Request<'_>) -> Result<Report, DeployError> {
+    SiteDeployer::for_request(request)
+        .cycle(remote, None, &CancellationToken::new())
         .await
+}
+
+/// What [`deploy`] would upload, and why, without uploading or saving anything.
+pub async fn plan_only(remote: &Remote, request: &Request<'_>) -> Result<Report, DeployError> {
+    SiteDeployer::for_request(request).plan_only(remote).await
 }
 
 /// How cycles upload.
@@ -153,6 +149,11 @@ impl SiteDeployer {
     /// Lets go of the manifest in memory if it is saved; the next cycle loads it again (about
     /// 20 ms for 50,000 files). A daemon calls this when its site has been quiet for a while.
     /// Returns whether the manifest was let go.
+    fn for_request(request: &Request<'_>) -> Self {
+        let site = Arc::new(request.site.clone());
+        SiteDeployer::new(site, request.state_dir, request.settings)
+    }
+
     pub fn rest(&mut self) -> bool {
         if !self.saved || self.manifest.is_none() {
             return false;
@@ -171,14 +172,29 @@ impl SiteDeployer {
     }
 
     /// Scans the folder (only the focused paths, once a first cycle has looked at everything)
-    /// and uploads what changed. Once `stop` turns true no new upload starts; those in flight
+    /// and uploads what changed. Once `stop` is cancelled no new upload starts; those in flight
     /// finish and are recorded.
     pub async fn cycle(
         &mut self,
         remote: &Remote,
+        focus: Option<Focus>,
+        stop: &CancellationToken,
+    ) -> Result<Report, DeployError> {
+        self.run(remote, false, focus, stop).await
+    }
+
+    /// What a full cycle would upload, and why: nothing is uploaded or saved.
+    pub async fn plan_only(&mut self, remote: &Remote) -> Result<Report, DeployError> {
+        self.run(remote, true, None, &CancellationToken::new())
+            .await
+    }
+
+    async fn run(
+        &mut self,
+        remote: &Remote,
         dry_run: bool,
         focus: Option<Focus>,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
     ) -> Result<Report, DeployError> {
         let started = Instant::now();
         let site = Arc::clone(&self.site);
@@ -360,7 +376,7 @@ impl SiteDeployer {
         local: &[LocalItem],
         uploads: &[plan::PlannedUpload],
         progress: &mut Progress,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
     ) -> Result<(), DeployError> {
         let site = &*self.site;
         let Progress {
@@ -396,7 +412,7 @@ impl SiteDeployer {
             let congestion = remote.congestion();
             loop {
                 while in_flight.len() < congestion.allowed(self.settings.concurrency)
-                    && !stop.load(Ordering::SeqCst)
+                    && !stop.is_cancelled()
                 {
                     let Some(key) = pending.next() else { break };
                     let job = UploadJob {
@@ -438,7 +454,7 @@ impl SiteDeployer {
                     Err(UploadError::Fatal(e)) => return Err(e.into()),
                 }
             }
-            if stop.load(Ordering::SeqCst) {
+            if stop.is_cancelled() {
                 return Ok(());
             }
             held_back = report.failed > failed_before;

@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::batch::Timing;
 use super::child::{BuildCommand, Signal};
@@ -48,7 +48,7 @@ pub type Reload = Box<dyn Fn() -> Result<Vec<Site>, Error> + Send>;
 /// A running site: its worker and poller, and the switches that stop them.
 struct Running {
     site: Site,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
     shutdown: watch::Sender<bool>,
     /// Tells the worker to try a failed cycle again now.
     nudge: watch::Sender<()>,
@@ -63,7 +63,7 @@ impl Running {
         health: &Health,
     ) -> (Running, oneshot::Receiver<()>) {
         let shared = Arc::new(site.clone());
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = CancellationToken::new();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (nudge, nudge_rx) = watch::channel(());
         let (ready_tx, ready) = oneshot::channel();
@@ -73,7 +73,7 @@ impl Running {
         let worker = {
             let (site, remote, settings) =
                 (Arc::clone(&shared), Arc::clone(remote), settings.clone());
-            let (stop, shutdown, health) = (Arc::clone(&stop), shutdown_rx.clone(), health.clone());
+            let (stop, shutdown, health) = (stop.clone(), shutdown_rx.clone(), health.clone());
             move || {
                 SiteWorker {
                     site: Arc::clone(&site),
@@ -82,7 +82,7 @@ impl Running {
                     settings: settings.cycle,
                     timing: settings.timing,
                     poll: settings.poll,
-                    stop: Arc::clone(&stop),
+                    stop: stop.clone(),
                     shutdown: shutdown.clone(),
                     nudge: nudge_rx.clone(),
                     health: health.clone(),
@@ -119,7 +119,7 @@ impl Running {
 
     /// Asks the tasks to end: no new upload starts, uploads in flight finish.
     fn request_stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.cancel();
         let _ = self.shutdown.send(true);
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, Interval, sleep_until};
+use tokio_util::sync::CancellationToken;
 
 use super::batch::{Batch, Dirty, Timing};
 use super::credentials::{self, CredentialFiles};
@@ -39,7 +40,7 @@ pub struct SiteWorker {
     pub timing: Timing,
     pub poll: Option<Duration>,
     /// Set when the daemon stops: no new upload starts.
-    pub stop: Arc<AtomicBool>,
+    pub stop: CancellationToken,
     /// Turns true when the worker must end (after its cycle in flight).
     pub shutdown: watch::Receiver<bool>,
     /// Changes at SIGHUP: a failed cycle is tried again now.
@@ -211,7 +212,7 @@ impl SiteWorker {
             return Outcome::NoFolder;
         }
         self.health.update(name, |h| h.waiting_for_folder = false);
-        let result = deployer.cycle(&self.remote, false, focus, &self.stop).await;
+        let result = deployer.cycle(&self.remote, focus, &self.stop).await;
         let now_unix = unix_now();
         let report = match result {
             Ok(report) => report,
