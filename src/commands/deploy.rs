@@ -1,46 +1,70 @@
 //! `deploy` and `plan`: one site from flags, or the config's `[[site]]` tables.
 
 use crate::cli::SiteArgs;
-use crate::config::{Config, SiteChoice};
+use crate::config::{Config, Site, SiteChoice};
 use crate::deploy::{self, CycleSettings, Request};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::remote::Remote;
 
-use super::{print, print_json_line};
+use super::{Output, print, print_json_line};
 
-pub async fn run(
-    remote: &Remote,
-    config: &Config,
-    args: &SiteArgs,
-    json: bool,
-    dry_run: bool,
-) -> Result<ExitCode, Error> {
-    let sites = config.sites_for(&site_choice(args))?;
-    if !dry_run {
-        super::create::open_local_stores(config, remote, &sites).await?;
-    }
-    let mut failed = 0;
-    let mut first_failure = None;
-    for site in sites {
-        let request = Request {
-            site: &site,
-            state_dir: &config.state_dir,
+/// What `deploy` and `plan` are asked to do, with every value ready.
+pub struct Job {
+    pub sites: Vec<Site>,
+    pub settings: CycleSettings,
+    pub action: Action,
+    pub output: Output,
+}
+
+/// Whether the plan is carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Deploy,
+    /// Report what would be uploaded and why; ask for no upload link.
+    PlanOnly,
+}
+
+impl Job {
+    /// The job `args` ask for, with the sites the config gives them.
+    pub fn new(
+        config: &Config,
+        args: &SiteArgs,
+        action: Action,
+        output: Output,
+    ) -> Result<Job, Error> {
+        Ok(Job {
+            sites: config.sites_for(&site_choice(args))?,
             settings: CycleSettings {
                 concurrency: config.concurrency,
                 verify_remote: args.verify_remote,
             },
+            action,
+            output,
+        })
+    }
+}
+
+pub async fn run(remote: &Remote, config: &Config, job: Job) -> Result<ExitCode, Error> {
+    if job.action == Action::Deploy {
+        super::create::open_local_stores(config, remote, &job.sites).await?;
+    }
+    let mut failed = 0;
+    let mut first_failure = None;
+    for site in &job.sites {
+        let request = Request {
+            site,
+            state_dir: &config.state_dir,
+            settings: job.settings,
         };
-        let report = if dry_run {
-            deploy::plan_only(remote, &request).await
-        } else {
-            deploy::deploy(remote, &request).await
+        let report = match job.action {
+            Action::Deploy => deploy::deploy(remote, &request).await,
+            Action::PlanOnly => deploy::plan_only(remote, &request).await,
         };
         let report = report.map_err(Error::from)?;
-        if json {
-            print_json_line(&report)?;
-        } else {
-            print(&report.summary())?;
+        match job.output {
+            Output::Json => print_json_line(&report)?,
+            Output::Text => print(&report.summary())?,
         }
         failed += report.failed;
         if first_failure.is_none() {

@@ -41,7 +41,7 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
             status::run(
                 &connection.remote,
                 &config.env(args.env.as_deref())?,
-                args.json,
+                Output::of(args.json),
             )
             .await
         }
@@ -53,17 +53,17 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
             share::run(&connection.remote, &config.env(args.env.as_deref())?, args).await
         }
         Command::Deploy(args) => {
-            deploy::run(
-                &connection.remote,
-                &config,
-                &args.site,
-                args.json,
-                args.dry_run,
-            )
-            .await
+            let action = match args.dry_run {
+                true => deploy::Action::PlanOnly,
+                false => deploy::Action::Deploy,
+            };
+            let job = deploy::Job::new(&config, &args.site, action, Output::of(args.json))?;
+            deploy::run(&connection.remote, &config, job).await
         }
         Command::Plan(args) => {
-            deploy::run(&connection.remote, &config, &args.site, args.json, true).await
+            let output = Output::of(args.json);
+            let job = deploy::Job::new(&config, &args.site, deploy::Action::PlanOnly, output)?;
+            deploy::run(&connection.remote, &config, job).await
         }
         Command::Watch(args) => {
             let source = watch::ConfigSource {
@@ -79,6 +79,19 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
     };
     connection.close().await;
     result
+}
+
+/// How a command prints its result: for people, or as JSON (`--json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+impl Output {
+    fn of(json: bool) -> Output {
+        if json { Output::Json } else { Output::Text }
+    }
 }
 
 /// The settings a command's flags override.

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{print, print_json};
+use super::{Output, print, print_json};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::remote::Remote;
@@ -17,7 +17,7 @@ struct StatusReport<'a> {
     region: &'a str,
 }
 
-pub async fn run(remote: &Remote, env: &str, json: bool) -> Result<ExitCode, Error> {
+pub async fn run(remote: &Remote, env: &str, output: Output) -> Result<ExitCode, Error> {
     let store = remote
         .describe_static_store(env)
         .await?
@@ -32,7 +32,7 @@ pub async fn run(remote: &Remote, env: &str, json: bool) -> Result<ExitCode, Err
         bucket: &store.bucket,
         region: &store.region,
     };
-    if json {
+    if output == Output::Json {
         print_json(&report)?;
     } else {
         print(&format!(
