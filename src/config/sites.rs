@@ -22,6 +22,16 @@ pub struct Site {
 }
 
 impl Site {
+    /// The path of the file with `key` inside the site folder: the key without the prefix.
+    pub fn relative<'k>(&self, key: &'k str) -> &'k str {
+        key.strip_prefix(self.prefix.as_str()).unwrap_or(key)
+    }
+
+    /// Where the file with `key` is read from.
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        crate::site::scan::path_of(&self.dir, &self.prefix, key)
+    }
+
     /// Whether `other` deploys the same folder the same way (for reloading the config).
     pub fn same_as(&self, other: &Site) -> bool {
         (

@@ -143,7 +143,7 @@ impl SiteDeployer {
         // The manifest goes in as the record of the last deploy and comes out as the one this
         // deploy starts from, updated in place as uploads succeed.
         let in_scope = |key: &str| match &focus {
-            Some(focus) => focus.covers(key.strip_prefix(site.prefix.as_str()).unwrap_or(key)),
+            Some(focus) => focus.covers(site.relative(key)),
             None => true,
         };
         let mut plan = plan::plan(&local, &mut manifest.files, listing.as_ref(), in_scope);

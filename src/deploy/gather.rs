@@ -80,7 +80,7 @@ pub(super) async fn gather(
             _ => report.skipped += 1,
         }
     }
-    let local = resolve_digests(&site.dir, &site.prefix, scanned.files, &manifest, report).await;
+    let local = resolve_digests(site, scanned.files, &manifest, report).await;
     tracing::debug!(ms = elapsed_ms(started), "digests resolved");
     let listing = if first && (manifest.files.is_empty() || verify_remote) {
         Some(list(remote, site).await?)

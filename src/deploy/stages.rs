@@ -16,7 +16,6 @@ use super::{DeployError, elapsed_ms};
 use crate::config::Site;
 use crate::remote::Remote;
 use crate::site::manifest::Manifest;
-use crate::site::scan::path_of;
 use crate::site::stage::Stage;
 
 /// This many files in a row giving up on a busy or unreachable service stop the deploy: the
@@ -141,8 +140,8 @@ impl Uploader<'_> {
                 let Some(key) = keys.next() else { break };
                 let job = UploadJob {
                     key,
-                    path: path_of(&site.dir, &site.prefix, key),
-                    headers: site.headers.for_path(&key[site.prefix.len()..]),
+                    path: site.path_of(key),
+                    headers: site.headers.for_path(site.relative(key)),
                 };
                 in_flight.push(self.timed(job));
             }
