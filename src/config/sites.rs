@@ -165,3 +165,18 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, ConfigError> {
         .map(|s| format!("{s}/"))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_normalised_or_refused() {
+        assert_eq!(normalize_prefix("").unwrap(), "");
+        assert_eq!(normalize_prefix("docs").unwrap(), "docs/");
+        assert_eq!(normalize_prefix("a//b/").unwrap(), "a/b/");
+        for bad in ["/abs", "a/../b", "./a", "a\\b", "a\u{7}b"] {
+            assert!(normalize_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
+}
