@@ -7,32 +7,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::Harness;
-use common::daemon::{DEADLINE, Daemon};
+use common::daemon::DEADLINE;
+use common::{Harness, LINK, site_dir};
 use serde_json::Value;
 use tcb_deploy::emulator;
-
-const LINK: &str = "componenttcb/staticuploadfile";
-
-fn site_dir(root: &Path) -> PathBuf {
-    let dir = root.join("dist");
-    common::write_files(
-        &dir,
-        [
-            ("index.html", "<p>held back</p>"),
-            ("assets/app.js", "console.log(2)"),
-        ],
-    );
-    dir
-}
-
-/// `watch` of `dir` to the env `site`, with `vars` over the harness's own.
-async fn watch(h: &Harness, dir: &Path, vars: &[(&str, &str)]) -> Daemon {
-    let dir = dir.to_str().expect("utf-8");
-    Daemon::start(h, &["watch", "--env", "site", "--dir", dir], vars).await
-}
 
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
@@ -115,7 +95,9 @@ async fn a_refused_permission_waits_longer_each_time_and_sighup_retries_once_fix
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
     let endpoints = Endpoints::new();
-    let mut daemon = watch(&h, &dir, &[("TCB_METRICS_ADDR", &endpoints.addr)]).await;
+    let mut daemon = h
+        .watch("site", &dir, &[], &[("TCB_METRICS_ADDR", &endpoints.addr)])
+        .await;
 
     let reported = daemon
         .wait_for(&[
@@ -182,16 +164,18 @@ async fn a_rewritten_app_secret_file_is_read_and_deploys_at_once() {
     write_private(&secret_file, "not-the-secret");
     let secret_path = secret_file.to_str().expect("utf-8");
     let endpoints = Endpoints::new();
-    let mut daemon = watch(
-        &h,
-        &dir,
-        &[
-            ("TCB_METRICS_ADDR", &endpoints.addr),
-            ("TCB_COMPONENT_APPSECRET", ""),
-            ("TCB_COMPONENT_APPSECRET_FILE", secret_path),
-        ],
-    )
-    .await;
+    let mut daemon = h
+        .watch(
+            "site",
+            &dir,
+            &[],
+            &[
+                ("TCB_METRICS_ADDR", &endpoints.addr),
+                ("TCB_COMPONENT_APPSECRET", ""),
+                ("TCB_COMPONENT_APPSECRET_FILE", secret_path),
+            ],
+        )
+        .await;
     let reported = daemon
         .wait_for(&[
             "site=site",

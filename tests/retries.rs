@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Harness, Run, run_tool};
+use common::{Harness, LINK, Run, run_tool};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_attempts_bounds_the_tries_of_a_call() {
@@ -130,8 +130,6 @@ async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_site_online(&h, 60);
 }
-
-const LINK: &str = "componenttcb/staticuploadfile";
 
 /// Deploys `dir` to the env `site` of `h` with default settings; returns the run and how long
 /// it took.

@@ -3,34 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::Harness;
 use common::daemon::{DEADLINE, Daemon};
+use common::{Harness, site_dir};
 use tokio::time::{Instant, timeout};
-
-fn site_dir(root: &Path) -> PathBuf {
-    let dir = root.join("dist");
-    std::fs::create_dir_all(dir.join("assets")).expect("mkdir");
-    std::fs::write(dir.join("index.html"), "<p>v1</p>").expect("write");
-    std::fs::write(dir.join("assets/app.js"), "console.log(1)").expect("write");
-    dir
-}
-
-async fn watch(h: &Harness, dir: &Path, extra: &[&str]) -> Daemon {
-    let mut args = vec![
-        "watch",
-        "--env",
-        "site",
-        "--dir",
-        dir.to_str().expect("utf-8"),
-    ];
-    args.extend_from_slice(extra);
-    let mut daemon = Daemon::start(h, &args, &[]).await;
-    daemon.wait_for(&["watching for changes"]).await;
-    daemon
-}
 
 fn online(h: &Harness, key: &str) -> Option<Vec<u8>> {
     h.emulator.object("site", key).map(|o| o.bytes)
@@ -42,7 +19,7 @@ async fn an_edit_is_online_within_the_quiet_period_and_a_second() {
     h.create_store("site").await;
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
-    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+    let mut daemon = h.watching("site", &dir, &["--quiet-ms", "200"]).await;
     assert_eq!(online(&h, "index.html").as_deref(), Some(&b"<p>v1</p>"[..]));
 
     let written = Instant::now();
@@ -62,7 +39,7 @@ async fn a_folder_deleted_and_recreated_is_followed() {
     h.create_store("site").await;
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
-    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+    let mut daemon = h.watching("site", &dir, &["--quiet-ms", "200"]).await;
 
     std::fs::remove_dir_all(&dir).expect("rm -rf");
     std::fs::create_dir(&dir).expect("mkdir");
@@ -84,7 +61,7 @@ async fn an_editor_style_atomic_save_is_uploaded() {
     h.create_store("site").await;
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
-    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+    let mut daemon = h.watching("site", &dir, &["--quiet-ms", "200"]).await;
 
     let temp = dir.join(".index.html.swp");
     std::fs::write(&temp, "<p>saved</p>").expect("write");
@@ -105,7 +82,7 @@ async fn editing_a_subfolder_deployignore_deploys_what_it_lets_back_in() {
     let dir = site_dir(root.path());
     std::fs::write(dir.join("assets/.deployignore"), "*.map\n").expect("write");
     std::fs::write(dir.join("assets/app.js.map"), "{}").expect("write");
-    let mut daemon = watch(&h, &dir, &["--quiet-ms", "200"]).await;
+    let mut daemon = h.watching("site", &dir, &["--quiet-ms", "200"]).await;
     assert!(online(&h, "assets/app.js").is_some());
     assert!(
         online(&h, "assets/app.js.map").is_none(),
@@ -124,7 +101,7 @@ async fn a_burst_of_a_thousand_files_takes_a_few_cycles() {
     h.create_store("site").await;
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
-    let mut daemon = watch(&h, &dir, &["--quiet-ms", "300"]).await;
+    let mut daemon = h.watching("site", &dir, &["--quiet-ms", "300"]).await;
 
     for i in 0..1000 {
         let sub = dir.join(format!("chunks/{}", i % 10));
@@ -156,7 +133,9 @@ async fn sigterm_during_a_cycle_lets_uploads_finish_and_exits_0() {
     h.create_store("site").await;
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
-    let mut daemon = watch(&h, &dir, &["--quiet-ms", "100", "--concurrency", "2"]).await;
+    let mut daemon = h
+        .watching("site", &dir, &["--quiet-ms", "100", "--concurrency", "2"])
+        .await;
 
     for i in 0..20 {
         std::fs::write(dir.join(format!("f{i}.txt")), format!("{i}")).expect("write");
@@ -481,7 +460,9 @@ async fn polling_mode_sees_edits_too() {
     h.create_store("site").await;
     let root = tempfile::tempdir().expect("temp dir");
     let dir = site_dir(root.path());
-    let mut daemon = watch(&h, &dir, &["--poll", "1", "--quiet-ms", "100"]).await;
+    let mut daemon = h
+        .watching("site", &dir, &["--poll", "1", "--quiet-ms", "100"])
+        .await;
     std::fs::write(dir.join("index.html"), "<p>polled</p>").expect("write");
     daemon.wait_for(&["deployed", "uploaded=1"]).await;
     assert_eq!(

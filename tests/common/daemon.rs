@@ -117,3 +117,28 @@ impl Daemon {
         (status.code().unwrap_or(-1), self.seen.join("\n"))
     }
 }
+
+impl Harness {
+    /// `watch --env ENV --dir DIR ARGS…` against this emulator, with `vars` over its own, as
+    /// soon as it starts.
+    pub async fn watch(
+        &self,
+        env: &str,
+        dir: &Path,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Daemon {
+        let dir = dir.to_str().expect("utf-8");
+        let mut line = vec!["watch", "--env", env, "--dir", dir];
+        line.extend_from_slice(args);
+        Daemon::start(self, &line, vars).await
+    }
+
+    /// [`Harness::watch`] with no variables of its own, once the daemon says it is watching for
+    /// changes: its first cycles are over.
+    pub async fn watching(&self, env: &str, dir: &Path, args: &[&str]) -> Daemon {
+        let mut daemon = self.watch(env, dir, args, &[]).await;
+        daemon.wait_for(&["watching for changes"]).await;
+        daemon
+    }
+}

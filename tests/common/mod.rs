@@ -9,7 +9,7 @@ pub mod daemon;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -405,6 +405,23 @@ pub fn free_port() -> u16 {
 pub fn repo_text(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The API call that asks for an upload link, as [`Harness::api_calls`] and the emulator's
+/// faults name it.
+pub const LINK: &str = "componenttcb/staticuploadfile";
+
+/// A site of a page and a script in `root/dist`; returns the folder.
+pub fn site_dir(root: &Path) -> PathBuf {
+    let dir = root.join("dist");
+    write_files(
+        &dir,
+        [
+            ("index.html", "<p>v1</p>"),
+            ("assets/app.js", "console.log(1)"),
+        ],
+    );
+    dir
 }
 
 /// Writes `files` (path below `root`, content) with the folders they need.
