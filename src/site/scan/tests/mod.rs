@@ -1,5 +1,5 @@
-//! Tests of the scan through [`scan`] and [`scan_within`], on folders built for each test: `walk.rs`
-//! the keys and their order, `root.rs` the site folder itself, `ignore.rs` the rules,
+//! Tests of the scan through [`scan`] and [`scan_within`], on folders built for each test:
+//! `walk.rs` the keys and their order, `root.rs` the site folder itself, `ignore.rs` the rules,
 //! `symlinks.rs` links followed or skipped, `skipped.rs` the other entries that cannot be
 //! deployed, and `focus.rs` a scan narrowed to some paths.
 

@@ -30,7 +30,7 @@ use rustix::fs::Stat;
 use super::focus::Focus;
 use super::{IgnoreRules, LocalFile, Root, ScanError, ScanOptions, Skipped};
 use listing::Scratch;
-use order::{Item, Listed, in_key_order};
+use order::{Listed, gathered};
 
 /// Walker threads, at most: listing and stat'ing are short system calls, and beyond a few
 /// threads they mostly contend for the same directory locks.
@@ -84,20 +84,7 @@ pub(super) fn walk(
     if let Some(error) = lock(&walk.fatal).take() {
         return Err(error);
     }
-    let mut listed: Vec<Vec<Item>> = Vec::new();
-    listed.resize_with(walk.folders.load(Ordering::SeqCst), Vec::new);
-    let mut skipped = Vec::new();
-    let mut count = 0;
-    for mut f in found {
-        for folder in f.listed {
-            count += folder.files;
-            if let Some(slot) = listed.get_mut(folder.id) {
-                *slot = folder.items;
-            }
-        }
-        skipped.append(&mut f.skipped);
-    }
-    Ok((in_key_order(listed, count), skipped))
+    Ok(gathered(found, walk.folders.load(Ordering::SeqCst)))
 }
 
 /// What the threads share.

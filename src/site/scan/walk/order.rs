@@ -5,17 +5,17 @@
 use std::sync::atomic::Ordering;
 
 use super::{Folder, Found, Walk};
-use crate::site::scan::LocalFile;
+use crate::site::scan::{LocalFile, Skipped};
 
 /// A listed folder's files and subfolders, in the order of their keys.
 pub(super) struct Listed {
-    pub(super) id: usize,
-    pub(super) items: Vec<Item>,
+    id: usize,
+    items: Vec<Item>,
     /// How many of the items are files.
-    pub(super) files: usize,
+    files: usize,
 }
 
-pub(super) enum Item {
+enum Item {
     File(LocalFile),
     /// A subfolder to walk; `name` is followed by `/`, as in its files' keys.
     Folder {
@@ -58,9 +58,28 @@ impl Walk<'_> {
     }
 }
 
+/// What the threads found, gathered: the files of the `folders` listed folders in the order of
+/// their keys, and every skipped entry (unsorted).
+pub(super) fn gathered(found: Vec<Found>, folders: usize) -> (Vec<LocalFile>, Vec<Skipped>) {
+    let mut listed: Vec<Vec<Item>> = Vec::new();
+    listed.resize_with(folders, Vec::new);
+    let mut skipped = Vec::new();
+    let mut count = 0;
+    for mut f in found {
+        for folder in f.listed {
+            count += folder.files;
+            if let Some(slot) = listed.get_mut(folder.id) {
+                *slot = folder.items;
+            }
+        }
+        skipped.append(&mut f.skipped);
+    }
+    (in_key_order(listed, count), skipped)
+}
+
 /// The files of every listed folder (indexed by folder id, the root's 0), depth first with
 /// each folder's items in their order: the order of their keys.
-pub(super) fn in_key_order(mut listed: Vec<Vec<Item>>, count: usize) -> Vec<LocalFile> {
+fn in_key_order(mut listed: Vec<Vec<Item>>, count: usize) -> Vec<LocalFile> {
     let mut files = Vec::with_capacity(count);
     let Some(root) = listed.first_mut() else {
         return files;
