@@ -88,45 +88,31 @@ impl Daemon {
         let mut events = Events::new(inbox, self.build).map_err(signal_error)?;
         let health = Health::default();
         let stop = CancellationToken::new();
+        let mut fleet = Fleet::new(
+            Arc::clone(&self.remote),
+            self.settings.clone(),
+            &stop,
+            reports,
+        );
+        let mut book = HealthBook::new(health.clone(), &self.remote.credential_files());
+        let awaiting = sites
+            .into_iter()
+            .filter_map(|site| fleet.start(site, &mut book))
+            .collect();
+        tracing::info!(sites = fleet.len(), "watching; first deploy under way");
+        if let Some(addr) = self.settings.metrics_addr {
+            serve_endpoints(addr, health, &self.remote, stop.child_token()).await?;
+        }
         let mut state = State {
-            phase: Phase::Running,
-            fleet: Fleet::new(
-                Arc::clone(&self.remote),
-                self.settings.clone(),
-                &stop,
-                reports,
-            ),
-            book: HealthBook::new(health.clone(), &self.remote.credential_files()),
+            phase: Phase::Starting { awaiting },
+            fleet,
+            book,
             notifier: self.notifier,
             reload: self.reload,
-            stop: stop.clone(),
+            stop,
             grace: self.settings.grace,
             last_status: String::new(),
         };
-        let awaiting = sites
-            .into_iter()
-            .filter_map(|site| state.fleet.start(site, &mut state.book))
-            .collect();
-        state.phase = Phase::Starting { awaiting };
-        tracing::info!(
-            sites = state.fleet.len(),
-            "watching; first deploy under way"
-        );
-        if let Some(addr) = self.settings.metrics_addr {
-            let calls = self.remote.api().calls().clone();
-            match super::endpoints::serve(addr, health, calls, stop.child_token()).await {
-                Ok(bound) => tracing::info!(
-                    "health and metrics at http://{bound}/healthz, /status and /metrics"
-                ),
-                Err(e) => {
-                    return Err(Error::Config(crate::config::ConfigError::Invalid {
-                        key: "metrics_addr",
-                        value: addr.to_string(),
-                        reason: format!("cannot listen there: {e}"),
-                    }));
-                }
-            }
-        }
         // With no site, the first deploys are done already.
         state.first_deploys_done(&mut events);
 
@@ -158,16 +144,28 @@ impl Daemon {
             tracing::info!("stopped");
         }
         state.fleet.abort();
-        let code = match state.phase {
-            Phase::Draining(End::Build(code)) => build_exit(code),
-            _ => {
-                if let Some(mut build) = events.into_build() {
-                    let _ = build.stop(state.grace).await;
-                }
-                ExitCode::Ok
-            }
-        };
-        Ok(code)
+        Ok(state.exit_code(events.into_build()).await)
+    }
+}
+
+/// Serves `/healthz`, `/status` and `/metrics` on `addr` until `stop` is cancelled.
+async fn serve_endpoints(
+    addr: std::net::SocketAddr,
+    health: Health,
+    remote: &Remote,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let calls = remote.api().calls().clone();
+    match super::endpoints::serve(addr, health, calls, stop).await {
+        Ok(bound) => {
+            tracing::info!("health and metrics at http://{bound}/healthz, /status and /metrics");
+            Ok(())
+        }
+        Err(e) => Err(Error::Config(crate::config::ConfigError::Invalid {
+            key: "metrics_addr",
+            value: addr.to_string(),
+            reason: format!("cannot listen there: {e}"),
+        })),
     }
 }
 
@@ -237,6 +235,20 @@ impl State {
         self.notifier.ready();
     }
 
+    /// The daemon's exit code: the build command's, when its end stopped the daemon; else 0,
+    /// once the build command (told to stop when draining began) has ended.
+    async fn exit_code(&self, build: Option<BuildCommand>) -> ExitCode {
+        match &self.phase {
+            Phase::Draining(End::Build(code)) => build_exit(code),
+            _ => {
+                if let Some(mut build) = build {
+                    let _ = build.stop(self.grace).await;
+                }
+                ExitCode::Ok
+            }
+        }
+    }
+
     fn refresh_status(&mut self) {
         let status = self.book.health().summary(unix_now());
         if status != self.last_status {
@@ -246,8 +258,8 @@ impl State {
     }
 }
 
-fn build_exit(code: std::io::Result<i32>) -> ExitCode {
-    match code {
+fn build_exit(code: &std::io::Result<i32>) -> ExitCode {
+    match *code {
         Ok(0) => {
             tracing::info!("the build command ended; stopping");
             ExitCode::Ok
@@ -256,7 +268,7 @@ fn build_exit(code: std::io::Result<i32>) -> ExitCode {
             tracing::warn!(code, "the build command failed; stopping");
             ExitCode::Child(u8::try_from(code.clamp(1, 255)).unwrap_or(1))
         }
-        Err(e) => {
+        Err(ref e) => {
             tracing::error!(error = %e, "lost track of the build command");
             ExitCode::Remote
         }

@@ -111,25 +111,26 @@ impl Folder {
 
     /// Adds `change` to `batch`, unless it is only about excluded paths.
     pub fn note(&mut self, change: FsEvent, batch: &mut Batch) {
-        let paths = match change {
-            FsEvent::Rescan => return batch.add_rescan(Instant::now()),
-            FsEvent::Paths(paths) => paths,
-        };
-        if paths.iter().any(|p| p == &self.dir) {
-            // The folder itself came or went: watch it anew, look at everything.
-            if let Some(w) = self.watcher.as_mut()
-                && let Err(e) = w.attach()
-            {
-                tracing::debug!(site = %self.site, error = %e, "folder not watchable yet");
+        match change {
+            FsEvent::Rescan => batch.add_rescan(Instant::now()),
+            FsEvent::Paths(paths) if paths.iter().any(|p| p == &self.dir) => {
+                // The folder itself came or went: watch it anew, look at everything.
+                if let Some(w) = self.watcher.as_mut()
+                    && let Err(e) = w.attach()
+                {
+                    tracing::debug!(site = %self.site, error = %e, "folder not watchable yet");
+                }
+                batch.add_rescan(Instant::now());
             }
-            return batch.add_rescan(Instant::now());
-        }
-        let kept: Vec<PathBuf> = paths
-            .into_iter()
-            .filter(|p| !ignored(self.rules.as_ref(), &self.dir, p))
-            .collect();
-        if !kept.is_empty() {
-            batch.add(Instant::now(), kept);
+            FsEvent::Paths(paths) => {
+                let kept: Vec<PathBuf> = paths
+                    .into_iter()
+                    .filter(|p| !ignored(self.rules.as_ref(), &self.dir, p))
+                    .collect();
+                if !kept.is_empty() {
+                    batch.add(Instant::now(), kept);
+                }
+            }
         }
     }
 
