@@ -314,6 +314,33 @@ async fn the_watch_ends_with_its_build_command() {
     assert!(online(&h, "built.html").is_some());
 }
 
+/// A folder whose parent did not exist yet could not be watched, and its worker, meant to poll
+/// it instead, ended after its first cycle: the build's output was never deployed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_that_cannot_be_watched_yet_is_polled_until_the_build_makes_it() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("build/out/dist");
+    let d = dir.to_str().expect("utf-8");
+    let args = ["watch", "--env", "site", "--dir", d, "--quiet-ms", "100"];
+    let mut daemon = Daemon::start(&h, &args, &[]).await;
+    daemon
+        .wait_for(&["cannot watch the folder", "polling every 2s"])
+        .await;
+    daemon.wait_for(&["the folder is missing or empty"]).await;
+
+    std::fs::create_dir_all(&dir).expect("mkdir -p");
+    std::fs::write(dir.join("index.html"), "<p>built</p>").expect("write");
+    daemon.wait_for(&["deployed", "uploaded=1"]).await;
+    assert_eq!(
+        online(&h, "index.html").as_deref(),
+        Some(&b"<p>built</p>"[..])
+    );
+    daemon.signal("TERM");
+    assert_eq!(daemon.exit_code().await, 0);
+}
+
 fn field(line: &str, name: &str) -> usize {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(name))

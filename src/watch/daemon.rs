@@ -1,29 +1,28 @@
-//! The daemon's main loop. Site workers and status pollers run as tasks; this loop takes one
-//! event at a time from one `select!` — a signal, the watchdog tick, a status tick, the build
-//! command's exit — and is the only place that starts or stops workers.
+//! The daemon's main loop: one loop over one stream of [`Event`]s (`events.rs`), from the first
+//! deploys to the end of the grace period. Where it is — starting, running, draining — is a
+//! field of its state, not a loop of its own. It is the only place that starts or stops sites
+//! (through `sites.rs`), and through its [`HealthBook`] the only writer of the health state.
 //!
 //! SIGTERM / SIGINT: stop watching, let uploads in flight finish within the grace period (a
 //! second signal aborts them), save manifests, exit 0. SIGHUP: reload the config; sites added,
 //! removed or changed are started or stopped; an invalid config is logged and the old one kept;
-//! and every site waiting to try a failed cycle again tries now.
+//! and every site waiting to try a failed cycle again tries now. The build command's end ends
+//! the daemon too, with the command's code.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::batch::Timing;
 use super::child::{BuildCommand, Signal};
-use super::health::Health;
-use super::poller::poll_status;
-use super::supervisor::supervise;
+use super::events::{Event, Events};
+use super::health::{Health, HealthBook, unix_now};
+use super::report::{self, Report, SiteId};
+use super::sites::Fleet;
 use super::systemd::Notifier;
-use super::worker::{SiteWorker, unix_now};
 use crate::config::Site;
 use crate::deploy::CycleSettings;
 use crate::error::Error;
@@ -45,85 +44,6 @@ pub struct DaemonSettings {
 /// Reads the configuration again, for SIGHUP.
 pub type Reload = Box<dyn Fn() -> Result<Vec<Site>, Error> + Send>;
 
-/// A running site: its worker and poller, and the switches that stop them.
-struct Running {
-    site: Site,
-    stop: CancellationToken,
-    shutdown: watch::Sender<bool>,
-    /// Tells the worker to try a failed cycle again now.
-    nudge: watch::Sender<()>,
-    tasks: JoinSet<()>,
-}
-
-impl Running {
-    fn start(
-        site: Site,
-        remote: &Arc<Remote>,
-        settings: &DaemonSettings,
-        health: &Health,
-    ) -> (Running, oneshot::Receiver<()>) {
-        let shared = Arc::new(site.clone());
-        let stop = CancellationToken::new();
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let (nudge, nudge_rx) = watch::channel(());
-        let (ready_tx, ready) = oneshot::channel();
-        // Only the first worker tells when the initial deploy is done; one started again
-        // after a panic has no one waiting.
-        let mut ready_tx = Some(ready_tx);
-        let worker = {
-            let (site, remote, settings) =
-                (Arc::clone(&shared), Arc::clone(remote), settings.clone());
-            let (stop, shutdown, health) = (stop.clone(), shutdown_rx.clone(), health.clone());
-            move || {
-                SiteWorker {
-                    site: Arc::clone(&site),
-                    remote: Arc::clone(&remote),
-                    state_dir: settings.state_dir.clone(),
-                    settings: settings.cycle,
-                    timing: settings.timing,
-                    poll: settings.poll,
-                    stop: stop.clone(),
-                    shutdown: shutdown.clone(),
-                    nudge: nudge_rx.clone(),
-                    health: health.clone(),
-                    ready: ready_tx.take(),
-                }
-                .run()
-            }
-        };
-        let mut tasks = JoinSet::new();
-        tasks.spawn(supervise(
-            site.name.clone(),
-            health.clone(),
-            shutdown_rx.clone(),
-            worker,
-        ));
-        tasks.spawn(poll_status(
-            shared,
-            Arc::clone(remote),
-            settings.status_interval,
-            health.clone(),
-            shutdown_rx,
-        ));
-        (
-            Running {
-                site,
-                stop,
-                shutdown,
-                nudge,
-                tasks,
-            },
-            ready,
-        )
-    }
-
-    /// Asks the tasks to end: no new upload starts, uploads in flight finish.
-    fn request_stop(&self) {
-        self.stop.cancel();
-        let _ = self.shutdown.send(true);
-    }
-}
-
 pub struct Daemon {
     pub remote: Arc<Remote>,
     pub settings: DaemonSettings,
@@ -132,162 +52,15 @@ pub struct Daemon {
     pub build: Option<BuildCommand>,
 }
 
-impl Daemon {
-    pub async fn run(mut self, sites: Vec<Site>) -> Result<ExitCode, Error> {
-        let health = Health::default();
-        let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
-        let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
-
-        let mut running: BTreeMap<String, Running> = BTreeMap::new();
-        let mut readies = Vec::new();
-        for site in sites {
-            let (r, ready) = Running::start(site, &self.remote, &self.settings, &health);
-            running.insert(r.site.name.clone(), r);
-            readies.push(ready);
-        }
-        tracing::info!(sites = running.len(), "watching; first deploy under way");
-        let (endpoints_stop, endpoints_stop_rx) = watch::channel(false);
-        if let Some(addr) = self.settings.metrics_addr {
-            let calls = self.remote.api().calls().clone();
-            match super::endpoints::serve(addr, health.clone(), calls, endpoints_stop_rx).await {
-                Ok(bound) => tracing::info!(
-                    "health and metrics at http://{bound}/healthz, /status and /metrics"
-                ),
-                Err(e) => {
-                    return Err(Error::Config(crate::config::ConfigError::Invalid {
-                        key: "metrics_addr",
-                        value: addr.to_string(),
-                        reason: format!("cannot listen there: {e}"),
-                    }));
-                }
-            }
-        }
-
-        // The initial deploys, unless a signal or the build command's end comes first.
-        let initial = async {
-            for ready in readies {
-                let _ = ready.await;
-            }
-        };
-        let mut ended = tokio::select! {
-            _ = initial => None,
-            _ = terminate.recv() => Some(End::Signal),
-            _ = interrupt.recv() => Some(End::Signal),
-            code = wait_build(&mut self.build) => Some(End::Build(code)),
-        };
-        if ended.is_none() {
-            self.notifier.ready();
-            self.notifier.status(&health.summary(unix_now()));
-            for (name, h) in health.lock().iter() {
-                if let Some(url) = &h.url {
-                    tracing::info!(site = %name, url = %url, "watching for changes; the site is at this address");
-                }
-            }
-        }
-
-        let mut watchdog = self.notifier.watchdog_interval().map(tokio::time::interval);
-        let mut status_tick = tokio::time::interval(Duration::from_secs(5));
-        let mut last_status = String::new();
-        while ended.is_none() {
-            tokio::select! {
-                _ = terminate.recv() => ended = Some(End::Signal),
-                _ = interrupt.recv() => ended = Some(End::Signal),
-                _ = hangup.recv() => {
-                    for r in running.values() {
-                        let _ = r.nudge.send(());
-                    }
-                    self.reload(&mut running, &health);
-                }
-                code = wait_build(&mut self.build) => ended = Some(End::Build(code)),
-                _ = super::next_tick(&mut watchdog) => self.notifier.watchdog(),
-                _ = status_tick.tick() => {
-                    let status = health.summary(unix_now());
-                    if status != last_status {
-                        self.notifier.status(&status);
-                        last_status = status;
-                    }
-                }
-            }
-        }
-
-        tracing::info!("stopping: uploads in flight may finish");
-        let _ = endpoints_stop.send(true);
-        self.notifier.stopping();
-        for r in running.values() {
-            r.request_stop();
-        }
-        if let Some(build) = self.build.as_ref() {
-            build.signal(Signal::Term);
-        }
-        let drained = async {
-            for r in running.values_mut() {
-                while r.tasks.join_next().await.is_some() {}
-            }
-        };
-        tokio::select! {
-            _ = drained => tracing::info!("stopped"),
-            _ = tokio::time::sleep(self.settings.grace) => {
-                tracing::warn!(grace_secs = self.settings.grace.as_secs(), "uploads did not finish within the grace period; aborting them");
-            }
-            _ = terminate.recv() => tracing::warn!("second signal: aborting uploads in flight"),
-            _ = interrupt.recv() => tracing::warn!("second signal: aborting uploads in flight"),
-        }
-        for r in running.values_mut() {
-            r.tasks.abort_all();
-        }
-        let code = match ended {
-            Some(End::Build(code)) => build_exit(code),
-            _ => match self.build.as_mut() {
-                Some(build) => {
-                    let _ = build.stop(self.settings.grace).await;
-                    ExitCode::Ok
-                }
-                None => ExitCode::Ok,
-            },
-        };
-        Ok(code)
-    }
-
-    fn reload(&mut self, running: &mut BTreeMap<String, Running>, health: &Health) {
-        let Some(reload) = &self.reload else {
-            tracing::info!("SIGHUP: nothing to reload (the site comes from the command line)");
-            return;
-        };
-        self.notifier.reloading();
-        let sites = match reload() {
-            Ok(sites) => sites,
-            Err(e) => {
-                tracing::error!(error = %e, "SIGHUP: the new configuration is invalid; keeping the running one");
-                self.notifier.ready();
-                return;
-            }
-        };
-        let wanted: BTreeMap<String, Site> =
-            sites.into_iter().map(|s| (s.name.clone(), s)).collect();
-        let gone: Vec<String> = running
-            .iter()
-            .filter(|(name, r)| wanted.get(*name).is_none_or(|s| !s.same_as(&r.site)))
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in gone {
-            if let Some(mut r) = running.remove(&name) {
-                tracing::info!(site = %name, "SIGHUP: stopping site");
-                r.request_stop();
-                health.remove(&name);
-                // Let its cycle in flight finish in the background.
-                tokio::spawn(async move { while r.tasks.join_next().await.is_some() {} });
-            }
-        }
-        for (name, site) in wanted {
-            if let std::collections::btree_map::Entry::Vacant(slot) = running.entry(name) {
-                tracing::info!(site = %slot.key(), "SIGHUP: starting site");
-                let (r, _ready) = Running::start(site, &self.remote, &self.settings, health);
-                slot.insert(r);
-            }
-        }
-        self.notifier.ready();
-    }
+/// Where the loop is.
+enum Phase {
+    /// The first deploys: the sites whose first cycle has not ended yet.
+    Starting {
+        awaiting: BTreeSet<SiteId>,
+    },
+    Running,
+    /// Uploads in flight finish; why the daemon ends.
+    Draining(End),
 }
 
 enum End {
@@ -295,16 +68,198 @@ enum End {
     Build(std::io::Result<i32>),
 }
 
-/// Resolves when the build command exits; never, when there is none.
-async fn wait_build(build: &mut Option<BuildCommand>) -> std::io::Result<i32> {
-    match build {
-        Some(b) => b.wait().await,
-        None => std::future::pending().await,
+/// The loop's state.
+struct State {
+    phase: Phase,
+    fleet: Fleet,
+    book: HealthBook,
+    notifier: Notifier,
+    reload: Option<Reload>,
+    /// The daemon's token: each site's, and the endpoints', are its children.
+    stop: CancellationToken,
+    grace: Duration,
+    /// The systemd status line last sent by the status tick.
+    last_status: String,
+}
+
+impl Daemon {
+    pub async fn run(self, sites: Vec<Site>) -> Result<ExitCode, Error> {
+        let (reports, inbox) = report::channel();
+        let mut events = Events::new(inbox, self.build).map_err(signal_error)?;
+        let health = Health::default();
+        let stop = CancellationToken::new();
+        let mut fleet = Fleet::new(
+            Arc::clone(&self.remote),
+            self.settings.clone(),
+            &stop,
+            reports,
+        );
+        let mut book = HealthBook::new(health.clone(), &self.remote.credential_files());
+        let awaiting = sites
+            .into_iter()
+            .filter_map(|site| fleet.start(site, &mut book))
+            .collect();
+        tracing::info!(sites = fleet.len(), "watching; first deploy under way");
+        if let Some(addr) = self.settings.metrics_addr {
+            serve_endpoints(addr, health, &self.remote, stop.child_token()).await?;
+        }
+        let mut state = State {
+            phase: Phase::Starting { awaiting },
+            fleet,
+            book,
+            notifier: self.notifier,
+            reload: self.reload,
+            stop,
+            grace: self.settings.grace,
+            last_status: String::new(),
+        };
+        // With no site, the first deploys are done already.
+        state.first_deploys_done(&mut events);
+
+        let mut aborted = false;
+        while let Some(event) = events.next().await {
+            match event {
+                Event::Report(site, report) => state.report(site, report, &mut events),
+                Event::Stop if state.draining() => {
+                    tracing::warn!("second signal: aborting uploads in flight");
+                    aborted = true;
+                    break;
+                }
+                Event::Stop => state.drain(End::Signal, &mut events),
+                Event::BuildExited(code) => state.drain(End::Build(code), &mut events),
+                Event::Reload => state.reload(),
+                Event::Watchdog => state.notifier.watchdog(),
+                Event::StatusTick => state.refresh_status(),
+                Event::GraceOver => {
+                    tracing::warn!(
+                        grace_secs = state.grace.as_secs(),
+                        "uploads did not finish within the grace period; aborting them"
+                    );
+                    aborted = true;
+                    break;
+                }
+            }
+        }
+        if !aborted {
+            tracing::info!("stopped");
+        }
+        state.fleet.abort();
+        Ok(state.exit_code(events.into_build()).await)
     }
 }
 
-fn build_exit(code: std::io::Result<i32>) -> ExitCode {
-    match code {
+/// Serves `/healthz`, `/status` and `/metrics` on `addr` until `stop` is cancelled.
+async fn serve_endpoints(
+    addr: std::net::SocketAddr,
+    health: Health,
+    remote: &Remote,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let calls = remote.api().calls().clone();
+    match super::endpoints::serve(addr, health, calls, stop).await {
+        Ok(bound) => {
+            tracing::info!("health and metrics at http://{bound}/healthz, /status and /metrics");
+            Ok(())
+        }
+        Err(e) => Err(Error::Config(crate::config::ConfigError::Invalid {
+            key: "metrics_addr",
+            value: addr.to_string(),
+            reason: format!("cannot listen there: {e}"),
+        })),
+    }
+}
+
+impl State {
+    fn draining(&self) -> bool {
+        matches!(self.phase, Phase::Draining(_))
+    }
+
+    fn report(&mut self, site: SiteId, report: Report, events: &mut Events) {
+        let ends_a_cycle = report.ends_a_cycle();
+        self.book.apply(site, report);
+        if let Phase::Starting { awaiting } = &mut self.phase
+            && ends_a_cycle
+            && awaiting.remove(&site)
+        {
+            self.first_deploys_done(events);
+        }
+    }
+
+    /// Once every site's first cycle has ended: tells systemd the daemon is ready, says where
+    /// the sites are, and starts listening to SIGHUP and the ticks.
+    fn first_deploys_done(&mut self, events: &mut Events) {
+        match &self.phase {
+            Phase::Starting { awaiting } if awaiting.is_empty() => {}
+            _ => return,
+        }
+        self.phase = Phase::Running;
+        let health = self.book.health();
+        self.notifier.ready();
+        self.notifier.status(&health.summary(unix_now()));
+        for (name, h) in health.snapshot() {
+            if let Some(url) = &h.url {
+                tracing::info!(site = %name, url = %url, "watching for changes; the site is at this address");
+            }
+        }
+        events.run(self.notifier.watchdog_interval());
+    }
+
+    /// Stops every site (no new upload starts) and the build command, and waits for the uploads
+    /// in flight.
+    fn drain(&mut self, end: End, events: &mut Events) {
+        tracing::info!("stopping: uploads in flight may finish");
+        self.stop.cancel();
+        self.fleet.close();
+        self.notifier.stopping();
+        if let Some(build) = events.build() {
+            build.signal(Signal::Term);
+        }
+        events.drain(self.grace);
+        self.phase = Phase::Draining(end);
+    }
+
+    /// SIGHUP: every site waiting to try again tries now, and the configuration is read again.
+    fn reload(&mut self) {
+        self.fleet.nudge();
+        let Some(reload) = &self.reload else {
+            tracing::info!("SIGHUP: nothing to reload (the site comes from the command line)");
+            return;
+        };
+        self.notifier.reloading();
+        match reload() {
+            Ok(sites) => self.fleet.replace(sites, &mut self.book),
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: the new configuration is invalid; keeping the running one");
+            }
+        }
+        self.notifier.ready();
+    }
+
+    /// The daemon's exit code: the build command's, when its end stopped the daemon; else 0,
+    /// once the build command (told to stop when draining began) has ended.
+    async fn exit_code(&self, build: Option<BuildCommand>) -> ExitCode {
+        match &self.phase {
+            Phase::Draining(End::Build(code)) => build_exit(code),
+            _ => {
+                if let Some(mut build) = build {
+                    let _ = build.stop(self.grace).await;
+                }
+                ExitCode::Ok
+            }
+        }
+    }
+
+    fn refresh_status(&mut self) {
+        let status = self.book.health().summary(unix_now());
+        if status != self.last_status {
+            self.notifier.status(&status);
+            self.last_status = status;
+        }
+    }
+}
+
+fn build_exit(code: &std::io::Result<i32>) -> ExitCode {
+    match *code {
         Ok(0) => {
             tracing::info!("the build command ended; stopping");
             ExitCode::Ok
@@ -313,7 +268,7 @@ fn build_exit(code: std::io::Result<i32>) -> ExitCode {
             tracing::warn!(code, "the build command failed; stopping");
             ExitCode::Child(u8::try_from(code.clamp(1, 255)).unwrap_or(1))
         }
-        Err(e) => {
+        Err(ref e) => {
             tracing::error!(error = %e, "lost track of the build command");
             ExitCode::Remote
         }

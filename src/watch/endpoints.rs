@@ -13,25 +13,25 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::health::Health;
 use super::metrics::render;
 use crate::api::CallCounts;
 
-/// Binds `addr` and serves until `shutdown` turns true; returns the bound address.
+/// Binds `addr` and accepts connections until `stop` is cancelled; returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
     health: Health,
     calls: CallCounts,
-    mut shutdown: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
             let stream = tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = stop.cancelled() => return,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => stream,
                     Err(e) => {
@@ -66,7 +66,7 @@ fn answer(req: &Request<Incoming>, health: &Health, calls: &CallCounts) -> Respo
     match req.uri().path() {
         "/healthz" => {
             let problems: Vec<String> = health
-                .lock()
+                .snapshot()
                 .iter()
                 .filter_map(|(name, h)| {
                     if !h.watching {
@@ -87,7 +87,7 @@ fn answer(req: &Request<Incoming>, health: &Health, calls: &CallCounts) -> Respo
             }
         }
         "/status" => {
-            let sites = health.lock().clone();
+            let sites = health.snapshot();
             let body = serde_json::to_string_pretty(&serde_json::json!({ "sites": sites }))
                 .unwrap_or_else(|_| "{}".into());
             reply(StatusCode::OK, "application/json", body + "\n")

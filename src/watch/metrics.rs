@@ -8,7 +8,7 @@ use crate::api::CallCounts;
 
 /// Renders every metric.
 pub fn render(health: &Health, calls: &CallCounts) -> String {
-    let sites = health.lock().clone();
+    let sites = health.snapshot();
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -109,17 +109,19 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::watch::health::SiteHealth;
 
     #[test]
     fn renders_families_with_help_type_and_escaped_labels() {
-        let health = Health::default();
-        health.update("w\"w", |h| {
-            h.files_uploaded_total = 12;
-            h.cycles = 3;
-            h.cycles_failed = 1;
-            h.status = Some("online".into());
-            h.last_deploy_unix = Some(1_700_000_000);
-        });
+        let site = SiteHealth {
+            files_uploaded_total: 12,
+            cycles: 3,
+            cycles_failed: 1,
+            status: Some("online".into()),
+            last_deploy_unix: Some(1_700_000_000),
+            ..SiteHealth::default()
+        };
+        let health = Health::of([("w\"w".to_owned(), site)]);
         let text = render(&health, &CallCounts::default());
         assert!(text.contains("# TYPE tcb_deploy_files_uploaded_total counter\n"));
         assert!(

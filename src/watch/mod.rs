@@ -1,20 +1,32 @@
-//! The watch daemon: keeps sites in step with their folders until stopped. `watcher` turns
-//! filesystem events into dirty paths, `batch` decides when a cycle is due, `site` runs each
-//! site's cycles, `outcome` reports how each ended, `retry` decides when a failed one is tried
-//! again (`credentials` tells when a credential file changed), `supervisor` restarts a worker
-//! that panicked, `poller` checks each store's status, `daemon` is the main loop (signals,
-//! reload, systemd), `child` runs a build command beside it.
+//! The watch daemon: keeps sites in step with their folders until stopped.
+//!
+//! Each site has a worker (`worker`) that turns its folder's changes (`folder`, over `watcher`)
+//! into batches (`batch`) and deploy cycles, tries failed ones again as `retry` says
+//! (`credentials` tells when a credential file changed), and reports how each ended
+//! (`outcome`) on a channel (`report`) instead of writing shared state. A `supervisor` runs the
+//! worker and reports and restarts it after a panic; a `poller` reports its store's status.
+//!
+//! `daemon` is the main loop: one loop over one closed `Event` from `events` (signals, the
+//! systemd ticks, the build command of `child`, the sites' reports), whose phase — starting,
+//! running, draining — is a field. It starts and stops sites through `sites` (one cancellation
+//! token per site, children of the daemon's) and writes every report into the `health` state
+//! through the `HealthBook`, the state's only writer, which logs each report after writing it.
+//! `systemd`, `endpoints` and `metrics` read the health state.
 
 pub mod batch;
 pub mod child;
 pub mod credentials;
 pub mod daemon;
 pub mod endpoints;
+pub mod events;
+pub mod folder;
 pub mod health;
 pub mod metrics;
 mod outcome;
 pub mod poller;
+pub mod report;
 pub mod retry;
+pub mod sites;
 pub mod supervisor;
 pub mod systemd;
 pub mod watcher;

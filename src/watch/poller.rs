@@ -1,28 +1,30 @@
 //! The status poller: asks for each site's store status every `status_interval` (with jitter, so
-//! that many daemons do not call at once) and logs changes; leaving `online` is a warning.
+//! that many daemons do not call at once) and reports changes to the daemon's loop, which logs
+//! them (leaving `online` is a warning) after writing them into the health state.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use super::health::Health;
+use super::report::{Report, Reporter};
 use crate::config::Site;
 use crate::remote::Remote;
 
+/// Polls until `stop` is cancelled (a call in flight ends first) or the loop stops listening.
 pub async fn poll_status(
     site: Arc<Site>,
     remote: Arc<Remote>,
     interval: Duration,
-    health: Health,
-    mut shutdown: watch::Receiver<bool>,
+    reporter: Reporter,
+    stop: CancellationToken,
 ) {
     let mut last: Option<String> = None;
     loop {
         let jitter = rand::rng().random_range(0.9..1.1);
         tokio::select! {
-            _ = shutdown.changed() => return,
+            _ = stop.cancelled() => return,
             _ = tokio::time::sleep(interval.mul_f64(jitter)) => {}
         }
         let status = match remote.describe_static_store(&site.env).await {
@@ -34,17 +36,10 @@ pub async fn poll_status(
             }
         };
         if last.as_deref() != Some(status.as_str()) {
-            match last.as_deref() {
-                Some("online") => {
-                    tracing::warn!(site = %site.name, status = %status, "the static website is no longer online")
-                }
-                Some(previous) => {
-                    tracing::info!(site = %site.name, previous, status = %status, "status changed")
-                }
-                None => tracing::debug!(site = %site.name, status = %status, "status"),
+            last = Some(status.clone());
+            if reporter.send(Report::StoreStatus(status)).is_err() {
+                return;
             }
-            health.update(&site.name, |h| h.status = Some(status.clone()));
-            last = Some(status);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! The notify callback never blocks: it `try_send`s into a bounded channel, and when the channel
 //! is full it marks the site for a full rescan instead.
 //!
-//! Polling is not done here: a polling site simply rescans on a timer (see `worker.rs`), which the
+//! Polling is not done here: a polling site simply rescans on a timer (see `folder.rs`), which the
 //! stat cache makes cheap and which, unlike notify's poll watcher (whole-second modification
 //! times, no sizes), misses no edit.
 

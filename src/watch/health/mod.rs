@@ -1,5 +1,10 @@
-//! What the daemon knows of each site, shared by the site workers (which write it) and the
-//! systemd status line and health endpoints (which read it).
+//! What the daemon knows of each site: written by the daemon's loop alone, through its
+//! [`HealthBook`] (`book.rs`), and read by the systemd status line, `/healthz`, `/status` and
+//! `/metrics`. The writing methods are private to this folder, so nothing else can write it.
+
+mod book;
+
+pub use book::HealthBook;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,23 +73,34 @@ pub struct SiteHealth {
 pub struct Health(Arc<Mutex<BTreeMap<String, SiteHealth>>>);
 
 impl Health {
-    pub fn lock(&self) -> MutexGuard<'_, BTreeMap<String, SiteHealth>> {
+    /// Every site's state as it is now.
+    pub fn snapshot(&self) -> BTreeMap<String, SiteHealth> {
+        self.lock().clone()
+    }
+
+    /// A health state holding `sites`, for tests of its readers.
+    #[cfg(test)]
+    pub fn of(sites: impl IntoIterator<Item = (String, SiteHealth)>) -> Health {
+        Health(Arc::new(Mutex::new(sites.into_iter().collect())))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, SiteHealth>> {
         // A panic while holding the lock leaves plain data behind: keep using it.
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn update(&self, site: &str, change: impl FnOnce(&mut SiteHealth)) {
+    fn update(&self, site: &str, change: impl FnOnce(&mut SiteHealth)) {
         change(self.lock().entry(site.to_owned()).or_default());
     }
 
-    pub fn remove(&self, site: &str) {
+    fn remove(&self, site: &str) {
         self.lock().remove(site);
     }
 
     /// Notes a failure of `site`: how, why, and when the next try is (unix seconds).
-    pub fn failed(
+    fn failed(
         &self,
         site: &str,
         failure: FailureKind,
@@ -137,6 +153,13 @@ impl Health {
         }
         parts.join("; ")
     }
+}
+
+/// Seconds since the Unix epoch, as the health state counts time.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// "www: <cause>; next try in 600 s; and 2 more", one line however long the cause.
