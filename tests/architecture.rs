@@ -1,7 +1,7 @@
 //! ARCHITECTURE.md's invariants about the code's shape, checked by reading `src/`: which
-//! modules may use the HTTP client and server crates, and which may not import which. Each rule
-//! is a sentence of ARCHITECTURE.md; a rule broken on purpose (the last tests) shows the check
-//! can fail.
+//! modules may use the HTTP client and server crates, which may not import which, and how long
+//! a file may grow. Each rule is a sentence of ARCHITECTURE.md; a rule broken on purpose (the
+//! last tests) shows the check can fail.
 
 use std::path::Path;
 
@@ -89,9 +89,18 @@ const RULES: &[Rule] = &[
     },
 ];
 
-/// Every line of `sources` that breaks a rule, as `path:line: rule`.
+/// A file longer than this is split by concept.
+const MAX_LINES: usize = 500;
+const TOO_LONG: &str = "no file in src/ is over 500 lines";
+
+/// Every line of `sources` that breaks a rule, as `path:line: rule`, and every file too long,
+/// as `path: rule (its length)`.
 fn violations(sources: &[Source]) -> Vec<String> {
     let mut found = Vec::new();
+    for source in sources.iter().filter(|s| s.code.len() > MAX_LINES) {
+        let lines = source.code.len();
+        found.push(format!("src/{}: {TOO_LONG} ({lines})", source.path));
+    }
     for rule in RULES {
         for source in sources.iter().filter(|s| (rule.applies)(&s.path)) {
             for (i, line) in source.code.iter().enumerate() {
@@ -145,6 +154,11 @@ fn every_rule_is_a_sentence_of_architecture_md() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
             .expect("ARCHITECTURE.md");
     let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        doc.contains(TOO_LONG),
+        "ARCHITECTURE.md does not say {TOO_LONG:?}"
+    );
+    assert!(TOO_LONG.contains(&MAX_LINES.to_string()));
     for rule in RULES {
         assert!(
             doc.contains(rule.says),
@@ -175,10 +189,13 @@ fn a_rule_broken_on_purpose_is_reported_with_its_place() {
         source("config/mod.rs", "use hyper::Request;\n"),
         source("text.rs", "use crate::exit::ExitCode;\n"),
         source("api/client.rs", "use reqwest::Client;\n"),
+        source("remote.rs", &"let x = 1;\n".repeat(MAX_LINES + 1)),
+        source("retry.rs", &"let x = 1;\n".repeat(MAX_LINES)),
     ];
     assert_eq!(
         violations(&sources),
         [
+            "src/remote.rs: no file in src/ is over 500 lines (501)",
             "src/deploy/upload.rs:2: only api/ uses reqwest (and the emulator's own tests, as a client of it)",
             "src/config/mod.rs:1: only emulator/ and watch/endpoints.rs serve HTTP",
             "src/site/scan/mod.rs:2: api/, auth/ and site/ know nothing of the layers above them",
