@@ -76,6 +76,11 @@ const RULES: &[Rule] = &[
         ],
     },
     Rule {
+        says: "watch/daemon.rs has no select!",
+        applies: |p| p == "watch/daemon.rs",
+        banned: &["select!"],
+    },
+    Rule {
         says: "text.rs is a leaf",
         applies: |p| p == "text.rs",
         banned: &["crate::"],
