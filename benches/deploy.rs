@@ -6,7 +6,7 @@
 //! 2. `hash`: `plan` with no stat cache against an empty store hashes the tree at least 3× as
 //!    fast as coreutils' `sha256sum` over the same files (page cache warm for both).
 //! 3. `upload`: 5,000 small files, 20 ms of injected latency per API call and per PUT,
-//!    `--concurrency 16`: at least 85 % of the ideal `files × 40 ms / 16`.
+//!    `--concurrency 16 --fixed-concurrency`: at least 85 % of the ideal `files × 40 ms / 16`.
 //! 4. `rss`: the peak resident memory of a 100,000-file deploy stays at or under 64 MB.
 //!
 //! The machine is shared and noisy, so no figure stands alone: each is compared with a peer
@@ -569,7 +569,12 @@ fn upload_run(
         .arg(dir)
         .arg("--state-dir")
         .arg(lab.path(&format!("state-{name}")))
-        .args(["--concurrency", &concurrency.to_string(), "--json"])
+        .args([
+            "--concurrency",
+            &concurrency.to_string(),
+            "--fixed-concurrency",
+        ])
+        .arg("--json")
         .timed_logging(&lab.path("time-upload.txt"), &json, &log)?;
     let report = json_report(&fs::read_to_string(&json)?)?;
     let mut times = Vec::new();

@@ -105,9 +105,12 @@ pub struct SiteArgs {
     /// Deploy only the [[site]] with this name.
     #[arg(long, value_name = "NAME", conflicts_with = "dir")]
     pub site: Option<String>,
-    /// Uploads in flight at once (default 8).
+    /// The most uploads in flight at once (default 64); the window finds its width up to it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: Option<u32>,
+    /// Keep --concurrency uploads in flight instead of letting the window find its width.
+    #[arg(long)]
+    pub fixed_concurrency: bool,
     /// List the store and trust it over the local manifest (finds files missing remotely).
     #[arg(long)]
     pub verify_remote: bool,

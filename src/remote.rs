@@ -12,11 +12,12 @@ use crate::api::{
     Reaction, RemoteFile, ShareEnvAnswer, StaticStore, UNKNOWN_TRIES, UploadLink,
 };
 use crate::auth::{AuthError, AuthorizerTokens, ComponentTokens};
-use crate::congestion::{Congestion, Load};
+use crate::congestion::{Congestion, Limit, Signal};
 use crate::exit::ExitCode;
 use crate::retry::{Attempt, GaveUp, RetryPolicy, until_next_minute};
 use crate::secret::Secret;
 use crate::throttle::Throttle;
+use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -85,11 +86,13 @@ pub struct Remote {
 }
 
 /// How a [`Remote`] paces and repeats its calls.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Pacing {
     pub retry: RetryPolicy,
     /// API calls per second at most (`api_rate_limit`); `None` for no limit.
     pub rate_limit: Option<f64>,
+    /// How many uploads may be in flight at once.
+    pub uploads: Limit,
 }
 
 impl Remote {
@@ -105,7 +108,7 @@ impl Remote {
             authorizer: authorizer.map(Arc::new),
             retry: pacing.retry,
             throttle: Throttle::new(pacing.rate_limit),
-            congestion: Congestion::default(),
+            congestion: Congestion::new(pacing.uploads),
             unknown: UnknownStreak::default(),
         }
     }
@@ -203,8 +206,8 @@ impl Remote {
                 }
                 Err(e) => e,
             };
-            if err.overloaded() {
-                self.congestion.record(Load::Overloaded);
+            if let Some(pressure) = err.pressure() {
+                self.congestion.tell(pressure.into());
             }
             if err.reaction() == Reaction::RefreshToken
                 && tries.may_renew_from(&current, self.retry.attempts)
@@ -333,7 +336,16 @@ impl Remote {
         filename: &str,
         tries: &CallTries,
     ) -> Attempt<UploadLink, RemoteError> {
-        let call = |t: Secret| async move { self.api.upload_link(&t, env, filename).await };
+        // The link call is the window's measure of the path: small, and the same for every
+        // file, unlike a PUT, whose time grows with the file.
+        let call = |t: Secret| async move {
+            let sent = Instant::now();
+            let answer = self.api.upload_link(&t, env, filename).await;
+            if !answer.as_ref().is_err_and(ApiError::overloaded) {
+                self.congestion.tell(Signal::Answered(sent.elapsed()));
+            }
+            answer
+        };
         self.try_call(TokenKind::Component, &call, tries).await
     }
 

@@ -465,7 +465,6 @@ async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
         rules: Vec::new(),
     };
     let settings = CycleSettings {
-        concurrency: 4,
         verify_remote: false,
     };
     let mut deployer = SiteDeployer::new(Arc::new(site), &root.path().join("state"), settings);

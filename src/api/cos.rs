@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
 use super::client::ApiClient;
-use super::error::{overloaded_status, transport_detail};
+use super::error::{Pressure, overloaded_status, pressure_of_status, transport_detail};
 use crate::secret::{Secret, redact_url};
 use crate::text::snippet;
 
@@ -85,10 +85,17 @@ fn store_advice(status: u16) -> &'static str {
 impl CosError {
     /// Whether the store says it is overloaded (HTTP 5xx, 429 or `SlowDown`).
     pub fn overloaded(&self) -> bool {
+        self.pressure().is_some()
+    }
+
+    /// What the store's answer says of its load.
+    pub fn pressure(&self) -> Option<Pressure> {
         match self {
-            Self::Rejected { status, code, .. } => overloaded_status(*status) || code == "SlowDown",
-            Self::Unexpected { status, .. } => overloaded_status(*status),
-            Self::Transport { .. } => false,
+            Self::Rejected { code, .. } if code == "SlowDown" => Some(Pressure::SlowDown),
+            Self::Rejected { status, .. } | Self::Unexpected { status, .. } => {
+                pressure_of_status(*status)
+            }
+            Self::Transport { .. } => None,
         }
     }
 

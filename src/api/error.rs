@@ -99,13 +99,18 @@ impl ApiError {
         }
     }
 
-    /// Whether the answer says the service is overloaded (errcode -1/-1000, HTTP 5xx or 429),
-    /// which [`crate::congestion`] counts; a broken connection says nothing about load.
+    /// Whether the answer says the service is overloaded (errcode -1/-1000, HTTP 5xx or 429).
     pub fn overloaded(&self) -> bool {
+        self.pressure().is_some()
+    }
+
+    /// What the answer says of the service's load, which the upload window reacts to; a broken
+    /// connection says nothing about load.
+    pub fn pressure(&self) -> Option<Pressure> {
         match self {
-            Self::Service { code, .. } => code.overloaded(),
-            Self::NotJson { status, .. } => overloaded_status(*status),
-            Self::BadAnswer { .. } | Self::Transport { .. } => false,
+            Self::Service { code, .. } => code.overloaded().then_some(Pressure::Busy),
+            Self::NotJson { status, .. } => pressure_of_status(*status),
+            Self::BadAnswer { .. } | Self::Transport { .. } => None,
         }
     }
 
@@ -130,9 +135,26 @@ impl ApiError {
     }
 }
 
+/// What an answer says of the service's load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pressure {
+    /// Slow down, said outright: HTTP 429 or 503, COS `SlowDown`.
+    SlowDown,
+    /// Busy, or a fault: errcode -1/-1000, another 5xx. Either can come at any load.
+    Busy,
+}
+
 /// Whether an HTTP status says the server is overloaded: 5xx, or 429 (too many requests).
 pub(super) fn overloaded_status(status: u16) -> bool {
-    status >= 500 || status == 429
+    pressure_of_status(status).is_some()
+}
+
+pub(super) fn pressure_of_status(status: u16) -> Option<Pressure> {
+    match status {
+        429 | 503 => Some(Pressure::SlowDown),
+        500.. => Some(Pressure::Busy),
+        _ => None,
+    }
 }
 
 /// Describes a reqwest error without its URL (which carries the access token) and with its

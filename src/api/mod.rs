@@ -17,7 +17,7 @@ pub use cos::{
     CosError, CosReaction, PutAnswer, PutBody, PutObject, link_lifetime, parse_cos_error,
 };
 pub use errcode::{ErrCode, Reaction, UNKNOWN_TRIES};
-pub use error::{ApiError, Endpoint};
+pub use error::{ApiError, Endpoint, Pressure};
 pub use types::{
     AuthorizerTokenAnswer, ComponentTokenAnswer, DescribeStaticStoreAnswer, Empty, EnvInfo,
     EnvInfoAnswer, FileListPage, RemoteFile, ShareConfirmation, ShareEnvAnswer, ShareError,

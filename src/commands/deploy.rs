@@ -36,7 +36,6 @@ impl Job {
         Ok(Job {
             sites: config.sites_for(&site_choice(args))?,
             settings: CycleSettings {
-                concurrency: config.concurrency,
                 verify_remote: args.verify_remote,
             },
             action,

@@ -103,9 +103,9 @@ fn template(env: Option<&str>, dir: &Path) -> String {
 # Try it with no account: the embedded emulator, which serves the deployed site locally.
 # api_base = "local"
 
-# Uploads in flight at once (1 to 256), and tries per call and per file.
-# concurrency = 8
-# retry_attempts = 8
+# The most uploads in flight at once (1 to 256), and tries per call and per file.
+# concurrency = 64
+# retry_attempts = 10
 
 [[site]]
 # The build-output folder, relative to this file.

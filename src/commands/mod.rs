@@ -105,6 +105,7 @@ fn flag_settings(command: &Command) -> Settings {
     Settings {
         state_dir: site.state_dir.clone(),
         concurrency: site.concurrency,
+        fixed_concurrency: site.fixed_concurrency.then_some(true),
         poll_secs: watch.and_then(|w| w.poll),
         quiet_ms: watch.and_then(|w| w.quiet_ms),
         ..Settings::default()

@@ -55,7 +55,6 @@ pub async fn run(
         settings: DaemonSettings {
             state_dir: config.state_dir.clone(),
             cycle: CycleSettings {
-                concurrency: config.concurrency,
                 verify_remote: args.site.verify_remote,
             },
             timing: Timing {

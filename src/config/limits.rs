@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use super::{ConfigError, Settings};
 use crate::api::Timeouts;
+use crate::congestion::Limit;
 use crate::remote::Pacing;
 use crate::retry::RetryPolicy;
 
 /// The most tries per call or file that may be asked for.
 pub const MAX_RETRY_ATTEMPTS: u32 = 20;
-/// Uploads in flight at once when nothing else says.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// The most uploads in flight at once when nothing else says: enough for a 200 ms path (a CI
+/// runner far from the service), where one upload (a link call and a PUT) takes 400 ms.
+pub const DEFAULT_CONCURRENCY: usize = 64;
 /// The most uploads in flight that may be asked for.
 pub const MAX_CONCURRENCY: usize = 256;
 /// The longest time a `*_secs` or `*_ms` key may set: a year, far beyond any useful value, so
@@ -30,7 +32,15 @@ pub(super) fn timeouts(s: &Settings) -> Result<Timeouts, ConfigError> {
     })
 }
 
-/// Uploads in flight at once, 1 to [`MAX_CONCURRENCY`].
+/// The upload window: adaptive up to `concurrency`, or fixed there.
+pub(super) fn window(concurrency: usize, fixed: Option<bool>) -> Limit {
+    match fixed {
+        Some(true) => Limit::Fixed(concurrency),
+        _ => Limit::Adaptive(concurrency),
+    }
+}
+
+/// The most uploads in flight at once, 1 to [`MAX_CONCURRENCY`].
 pub(super) fn concurrency(value: Option<u32>) -> Result<usize, ConfigError> {
     match value {
         None => Ok(DEFAULT_CONCURRENCY),
@@ -44,7 +54,11 @@ pub(super) fn concurrency(value: Option<u32>) -> Result<usize, ConfigError> {
 }
 
 /// Tries per call and per file (`retry_attempts`), and the API call rate (`api_rate_limit`).
-pub(super) fn pacing(attempts: Option<u32>, rate: Option<f64>) -> Result<Pacing, ConfigError> {
+pub(super) fn pacing(
+    attempts: Option<u32>,
+    rate: Option<f64>,
+    uploads: Limit,
+) -> Result<Pacing, ConfigError> {
     let mut retry = RetryPolicy::default();
     match attempts {
         None => {}
@@ -68,7 +82,11 @@ pub(super) fn pacing(attempts: Option<u32>, rate: Option<f64>) -> Result<Pacing,
             });
         }
     };
-    Ok(Pacing { retry, rate_limit })
+    Ok(Pacing {
+        retry,
+        rate_limit,
+        uploads,
+    })
 }
 
 /// A `*_secs` key: at least a second, at most [`MAX_DURATION`].
@@ -126,8 +144,11 @@ mod tests {
     fn concurrency_is_bounded() {
         assert!(load(&[("TCB_CONCURRENCY", "0")]).is_err());
         assert!(load(&[("TCB_CONCURRENCY", "257")]).is_err());
-        assert_eq!(load(&[("TCB_CONCURRENCY", "16")]).unwrap().concurrency, 16);
-        assert_eq!(load(&[]).unwrap().concurrency, DEFAULT_CONCURRENCY);
+        let window = |vars: &[(&str, &str)]| load(vars).unwrap().pacing.uploads;
+        assert_eq!(window(&[("TCB_CONCURRENCY", "16")]), Limit::Adaptive(16));
+        assert_eq!(window(&[]), Limit::Adaptive(DEFAULT_CONCURRENCY));
+        let pinned = [("TCB_CONCURRENCY", "16"), ("TCB_FIXED_CONCURRENCY", "true")];
+        assert_eq!(window(&pinned), Limit::Fixed(16));
     }
 
     /// `poll_secs = 9223372036854775807` was accepted, and the watch daemon panicked adding it

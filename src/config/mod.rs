@@ -45,8 +45,6 @@ pub struct Config {
     /// `None`: nothing configured (an error once a call needs it).
     pub component: Option<ComponentSource>,
     pub authorizer: Option<AuthorizerSource>,
-    /// Uploads in flight at once (at most: fewer while the service is overloaded).
-    pub concurrency: usize,
     /// Tries per call and per file, and the API call rate.
     pub pacing: Pacing,
     /// The `[[site]]` tables, in file order.
@@ -108,13 +106,13 @@ impl Config {
         }
         let timeouts = limits::timeouts(&s)?;
         let concurrency = limits::concurrency(s.concurrency)?;
-        let pacing = limits::pacing(s.retry_attempts, s.api_rate_limit)?;
+        let window = limits::window(concurrency, s.fixed_concurrency);
+        let pacing = limits::pacing(s.retry_attempts, s.api_rate_limit, window)?;
         let sites = sites::sites(s.site.as_deref().unwrap_or_default(), s.env.as_deref())?;
         let watch = WatchConfig::from_settings(&s)?;
         Ok(Config {
             api,
             emulator_addr,
-            concurrency,
             pacing,
             sites,
             watch,

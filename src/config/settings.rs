@@ -44,9 +44,12 @@ pub struct Settings {
     pub emulator_addr: Option<String>,
     pub connect_timeout_secs: Option<u64>,
     pub request_timeout_secs: Option<u64>,
-    /// Uploads in flight at once, 1 to 256 (default 8).
+    /// The most uploads in flight at once, 1 to 256 (default 64): the upload window finds its
+    /// width up to this.
     pub concurrency: Option<u32>,
-    /// Tries per API call and per file before giving up, 1 to 20 (default 8).
+    /// Keep `concurrency` uploads in flight instead of letting the window find its width.
+    pub fixed_concurrency: Option<bool>,
+    /// Tries per API call and per file before giving up, 1 to 20 (default 10).
     pub retry_attempts: Option<u32>,
     /// API calls per second at most, shared by all uploads (default: no limit).
     pub api_rate_limit: Option<f64>,

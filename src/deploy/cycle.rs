@@ -207,16 +207,16 @@ impl SiteDeployer {
         let uploader = Uploader {
             remote,
             site: &self.site,
-            concurrency: self.settings.concurrency,
             stop,
         };
         let result = uploader.upload(local, &plan.uploads, &mut progress).await;
         let Progress {
             mut manifest,
             mut checkpoint,
-            report,
+            mut report,
             ..
         } = progress;
+        report.window = Some(remote.congestion().widest());
         let saved = checkpoint.save(&mut manifest).await;
         self.keep(manifest, saved.is_ok());
         result?;

@@ -44,7 +44,6 @@ pub struct Request<'a> {
 /// How cycles upload.
 #[derive(Clone, Copy, Debug)]
 pub struct CycleSettings {
-    pub concurrency: usize,
     /// List the store on the first cycle even when a manifest exists, and trust the listing
     /// over it.
     pub verify_remote: bool,

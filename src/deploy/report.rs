@@ -31,6 +31,9 @@ pub struct Report {
     pub failed: usize,
     pub bytes_uploaded: u64,
     pub duration_ms: u64,
+    /// The widest the upload window grew (uploads allowed in flight at once); none for a plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<usize>,
     /// Online but no longer local; this API cannot delete them.
     pub stale_remote: Vec<String>,
     pub failures: Vec<FileFailure>,
@@ -69,8 +72,12 @@ impl Report {
                 self.skipped
             ));
         } else {
+            let window = match self.window {
+                Some(width) if self.uploaded > 0 => format!(" (window {width})"),
+                _ => String::new(),
+            };
             out.push_str(&format!(
-                "{}: uploaded {} files ({}) in {:.1} s, {} unchanged, {} skipped, {} failed\n",
+                "{}: uploaded {} files ({}) in {:.1} s{window}, {} unchanged, {} skipped, {} failed\n",
                 self.site,
                 self.uploaded,
                 human_bytes(self.bytes_uploaded),

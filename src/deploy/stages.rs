@@ -1,6 +1,6 @@
 //! The uploads of a cycle, stage by stage: assets, then pages, then service workers, each stage
 //! only once the one before it is online, so that no page references a file that is not. Within
-//! a stage, `concurrency` uploads are in flight (fewer while the service is overloaded); each
+//! a stage, as many uploads are in flight as the remote's upload window allows; each
 //! success goes into the manifest at once and may trigger a checkpoint.
 
 use futures_util::StreamExt;
@@ -86,7 +86,6 @@ impl Progress {
 pub(super) struct Uploader<'a> {
     pub remote: &'a Remote,
     pub site: &'a Site,
-    pub concurrency: usize,
     /// Once cancelled, no new upload starts; those in flight finish and are recorded.
     pub stop: &'a CancellationToken,
 }
@@ -134,9 +133,7 @@ impl Uploader<'_> {
         let congestion = self.remote.congestion();
         let mut in_flight = FuturesUnordered::new();
         loop {
-            while in_flight.len() < congestion.allowed(self.concurrency)
-                && !self.stop.is_cancelled()
-            {
+            while in_flight.len() < congestion.allowed() && !self.stop.is_cancelled() {
                 let Some(key) = keys.next() else { break };
                 let job = UploadJob {
                     key,

@@ -14,7 +14,7 @@ use tokio_util::io::ReaderStream;
 use crate::site::headers::FileHeaders;
 
 use crate::api::{CosError, CosReaction, PutBody, PutObject, UploadLink, link_lifetime};
-use crate::congestion::{Congestion, Load};
+use crate::congestion::{Congestion, Signal};
 use crate::remote::{CallTries, Remote, RemoteError};
 use crate::retry::{Attempt, GaveUp, RetryPolicy};
 use crate::site::FileStat;
@@ -133,7 +133,7 @@ pub async fn upload_file(
                     Attempt::Backoff(UploadError::GaveUp(reason))
                 }
                 Ok((_, digest)) => {
-                    congestion.record(Load::Served);
+                    congestion.tell(Signal::Uploaded);
                     let entry = ManifestEntry { stat, digest };
                     return Attempt::Done(Uploaded {
                         entry,
@@ -232,8 +232,8 @@ impl FileTries {
         e: &CosError,
         congestion: &Congestion,
     ) -> Attempt<Uploaded, UploadError> {
-        if e.overloaded() {
-            congestion.record(Load::Overloaded);
+        if let Some(pressure) = e.pressure() {
+            congestion.tell(pressure.into());
         }
         let reason = e.to_string();
         let reaction = e.reaction();

@@ -1,0 +1,69 @@
+//! How many uploads may be in flight: a window shared by every upload through one [`Remote`],
+//! that finds its width by itself (`window.rs` says how and why) up to the configured
+//! `concurrency`, or stays pinned there when asked.
+//!
+//! [`Remote`]: crate::remote::Remote
+
+mod window;
+
+use std::sync::Mutex;
+
+use tokio::time::Instant;
+
+pub use window::{INITIAL, Signal, Window};
+
+use crate::api::Pressure;
+
+impl From<Pressure> for Signal {
+    fn from(pressure: Pressure) -> Signal {
+        match pressure {
+            Pressure::SlowDown => Signal::SlowDown,
+            Pressure::Busy => Signal::Busy,
+        }
+    }
+}
+
+/// How wide the upload window may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// Finds its width, up to this many uploads at once.
+    Adaptive(usize),
+    /// Always this many.
+    Fixed(usize),
+}
+
+#[derive(Debug)]
+pub struct Congestion {
+    window: Mutex<Window>,
+}
+
+impl Congestion {
+    pub fn new(limit: Limit) -> Congestion {
+        let now = Instant::now();
+        let window = match limit {
+            Limit::Adaptive(ceiling) => Window::adaptive(ceiling, now),
+            Limit::Fixed(width) => Window::fixed(width, now),
+        };
+        Congestion {
+            window: Mutex::new(window),
+        }
+    }
+
+    /// Uploads allowed in flight now.
+    pub fn allowed(&self) -> usize {
+        self.lock().width()
+    }
+
+    /// The widest the window has been: what a report shows.
+    pub fn widest(&self) -> usize {
+        self.lock().widest()
+    }
+
+    pub fn tell(&self, signal: Signal) {
+        self.lock().tell(signal, Instant::now());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
+        self.window.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

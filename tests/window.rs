@@ -1,0 +1,84 @@
+//! The upload window as a user sees it: how wide it grew, in the report, and that it stays
+//! within `--concurrency`, or at it with `--fixed-concurrency`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Harness;
+
+/// A site of `files` small files in a fresh folder.
+fn site(files: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..files {
+        std::fs::write(dir.path().join(format!("f{i:03}.txt")), format!("{i}")).expect("write");
+    }
+    dir
+}
+
+/// Deploys a fresh site of `files` files with `args`; the window the report gives, once every
+/// file is online byte-identical.
+async fn window_of(h: &Harness, env: &str, files: usize, args: &[&str]) -> u64 {
+    h.create_store(env).await;
+    let dir = site(files);
+    let mut args = args.to_vec();
+    args.push("--json");
+    let run = h.deploy(env, dir.path(), &args, &[]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["uploaded"], files, "{report}");
+    for i in 0..files {
+        let key = format!("f{i:03}.txt");
+        let online = h.emulator.object(env, &key).expect("online");
+        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
+    }
+    report["window"].as_u64().expect("a window")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_far_service_widens_the_window_within_its_ceiling() {
+    let h = Harness::with(|o| {
+        o.faults.api_latency = Duration::from_millis(20);
+        o.faults.put_latency = Duration::from_millis(20);
+    })
+    .await;
+    // Each round of uploads takes the path's time whatever its width: the window doubles.
+    let wide = window_of(&h, "far", 300, &[]).await;
+    assert!((32..=64).contains(&wide), "{wide}");
+    let capped = window_of(&h, "capped", 300, &["--concurrency", "12"]).await;
+    assert!((9..=12).contains(&capped), "{capped}");
+    let fixed = window_of(
+        &h,
+        "fixed",
+        40,
+        &["--concurrency", "5", "--fixed-concurrency"],
+    )
+    .await;
+    assert_eq!(fixed, 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_says_how_wide_the_window_grew() {
+    let h = Harness::start().await;
+    h.create_store("site").await;
+    let dir = site(3);
+    let run = h
+        .deploy(
+            "site",
+            dir.path(),
+            &["--concurrency", "2", "--fixed-concurrency"],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("site: uploaded 3 files (3 B) in ")
+            && run.stdout.contains(" s (window 2), 0 unchanged"),
+        "{}",
+        run.stdout
+    );
+    let plan = h
+        .deploy("site", dir.path(), &["--dry-run", "--json"], &[])
+        .await;
+    assert!(plan.json().get("window").is_none(), "{}", plan.stdout);
+}
