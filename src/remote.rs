@@ -294,6 +294,11 @@ impl Remote {
         &self.retry
     }
 
+    /// Connections opened so far to the service and to the store.
+    pub fn connections_opened(&self) -> u64 {
+        self.api.connections().opened()
+    }
+
     /// The load the service shows, shared by every upload through this remote.
     pub fn congestion(&self) -> &Congestion {
         &self.congestion

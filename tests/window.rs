@@ -1,5 +1,6 @@
 //! The upload window as a user sees it: how wide it grew, in the report, and that it stays
-//! within `--concurrency`, or at it with `--fixed-concurrency`.
+//! within `--concurrency`, or at it with `--fixed-concurrency`; and the connections a deploy
+//! opens, about one per upload in flight.
 
 mod common;
 
@@ -32,7 +33,15 @@ async fn window_of(h: &Harness, env: &str, files: usize, args: &[&str]) -> u64 {
         let online = h.emulator.object(env, &key).expect("online");
         assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
     }
-    report["window"].as_u64().expect("a window")
+    let window = report["window"].as_u64().expect("a window");
+    // Connections are kept alive between files: at most a few more than the uploads in flight
+    // at once, never one per request (two a file).
+    let connections = report["connections"].as_u64().expect("connections");
+    assert!(
+        (1..=2 * window).contains(&connections),
+        "{connections} connections for a window of {window}"
+    );
+    window
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -80,5 +89,7 @@ async fn the_summary_says_how_wide_the_window_grew() {
     let plan = h
         .deploy("site", dir.path(), &["--dry-run", "--json"], &[])
         .await;
-    assert!(plan.json().get("window").is_none(), "{}", plan.stdout);
+    let plan = plan.json();
+    assert!(plan.get("window").is_none(), "{plan}");
+    assert!(plan.get("connections").is_none(), "{plan}");
 }

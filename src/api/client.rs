@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use super::calls::CallCounts;
+use super::connections::Connections;
 use super::errcode::ErrCode;
 use super::error::{ApiError, Endpoint, transport_detail};
 use super::types::*;
@@ -57,6 +58,9 @@ pub struct ApiClient {
 struct Clients {
     plain: OnceCell<reqwest::Client>,
     tls: OnceCell<reqwest::Client>,
+    /// Connections both have opened. Each keeps the connections of finished requests alive for
+    /// the next ones (per host, for 90 s), so their pools follow the upload window.
+    connections: Connections,
 }
 
 /// How the access token travels: most endpoints take `access_token`, the authorizer-token
@@ -88,13 +92,15 @@ impl ApiClient {
             &self.http.tls
         };
         let timeouts = self.timeouts;
+        let counter = self.http.connections.layer();
         cell.get_or_try_init(|| async move {
             let build = move || {
                 let builder = reqwest::Client::builder()
                     .user_agent(concat!("tcb-deploy/", env!("CARGO_PKG_VERSION")))
                     .connect_timeout(timeouts.connect)
                     .read_timeout(timeouts.idle)
-                    .redirect(reqwest::redirect::Policy::none());
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connector_layer(counter);
                 if plain {
                     builder.tls_certs_only([]).build()
                 } else {
@@ -113,6 +119,11 @@ impl ApiClient {
 
     pub fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// Connections opened so far by this client and its clones.
+    pub fn connections(&self) -> &Connections {
+        &self.http.connections
     }
 
     /// Calls made so far by this client and its clones, by endpoint and outcome.

@@ -6,6 +6,7 @@
 
 mod calls;
 mod client;
+mod connections;
 mod cos;
 mod errcode;
 mod error;
@@ -13,6 +14,7 @@ mod types;
 
 pub use calls::CallCounts;
 pub use client::{ApiClient, Timeouts, check_upload_link, parse_answer};
+pub use connections::Connections;
 pub use cos::{
     CosError, CosReaction, PutAnswer, PutBody, PutObject, link_lifetime, parse_cos_error,
 };

@@ -108,6 +108,7 @@ impl SiteDeployer {
         stop: &CancellationToken,
     ) -> Result<Report, DeployError> {
         let started = Instant::now();
+        let connected = remote.connections_opened();
         let site = Arc::clone(&self.site);
         let mut report = Report {
             site: site.name.clone(),
@@ -167,6 +168,9 @@ impl SiteDeployer {
                     .await?
             }
         };
+        if mode == Mode::Deploy {
+            report.connections = Some(remote.connections_opened() - connected);
+        }
         report.duration_ms = elapsed_ms(started);
         Ok(report)
     }

@@ -34,6 +34,9 @@ pub struct Report {
     /// The widest the upload window grew (uploads allowed in flight at once); none for a plan.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<usize>,
+    /// Connections the deploy opened, to the service and to the store; none for a plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u64>,
     /// Online but no longer local; this API cannot delete them.
     pub stale_remote: Vec<String>,
     pub failures: Vec<FileFailure>,
