@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The window a deploy starts with.
-pub const INITIAL: usize = 8;
+pub const INITIAL: usize = 16;
 /// A doubling pays when it raises the goodput by at least this factor.
 const DOUBLING_PAYS: f64 = 1.25;
 /// Answers looked at for a burst of possible overload: the last this many.

@@ -79,7 +79,7 @@ fn a_far_service_opens_the_window_to_the_ceiling_in_a_few_rounds() {
     let mut window = Window::adaptive(64, Instant::now());
     assert_eq!(window.width(), INITIAL);
     let seen = run(&mut window, &Path::far(200), 12);
-    assert_eq!(&seen.widths[..4], [8, 16, 32, 64]);
+    assert_eq!(&seen.widths[..3], [16, 32, 64]);
     assert!(seen.widths.iter().all(|&w| w <= 64), "{:?}", seen.widths);
     assert_eq!(window.width(), 64);
     assert_eq!(window.widest(), 64);
@@ -109,8 +109,10 @@ fn a_client_out_of_cpu_does_not_widen_the_window_to_the_ceiling() {
         ..Path::far(10)
     };
     let seen = run(&mut window, &path, 200);
+    // It starts past the knee, so it never sees the path idle: it holds about where the
+    // queue first shows, far below the ceiling.
     let average = mean(&seen.widths[20..]);
-    assert!(average <= 24.0, "{average}: {:?}", seen.widths);
+    assert!(average <= 32.0, "{average}: {:?}", seen.widths);
 }
 
 #[test]

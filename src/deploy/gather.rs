@@ -1,7 +1,7 @@
 //! The first step of a cycle: everything the plan is a function of. On a first cycle the
-//! store's state, the folder and the manifest do not depend on each other, so they are fetched,
-//! scanned and loaded at once; then the digests (from the manifest, or by hashing) and, when
-//! the manifest cannot be trusted alone, the store's listing.
+//! store's state, the folder, the manifest and (with no manifest, or `--verify-remote`) the
+//! store's listing do not depend on each other, so they are fetched, scanned, loaded and listed
+//! at once; then the digests (from the manifest, or by hashing).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -60,11 +60,22 @@ pub(super) async fn gather(
         verify_remote,
         started,
     } = start;
-    let (store, scanned, manifest) = tokio::try_join!(
+    // A first cycle with no manifest on disk lists the store too, at once: on a runner far
+    // from the service, that is one round trip less before the first upload.
+    let list_now = first && (verify_remote || !manifests.path().exists());
+    let (store, scanned, manifest, listed) = tokio::join!(
         describe(remote, site, first),
         scan_folder(site, focus.clone(), started),
         load(manifests, manifest, started),
-    )?;
+        async {
+            match list_now {
+                true => list(remote, site).await.map(Some),
+                false => Ok(None),
+            }
+        },
+    );
+    // In this order: a store that does not exist explains a listing that failed.
+    let (store, scanned, manifest, listed) = (store?, scanned?, manifest?, listed?);
     tracing::debug!(
         files = scanned.files.len(),
         focused = focus.is_some(),
@@ -82,10 +93,11 @@ pub(super) async fn gather(
     }
     let local = resolve_digests(site, scanned.files, &manifest, report).await;
     tracing::debug!(ms = elapsed_ms(started), "digests resolved");
-    let listing = if first && (manifest.files.is_empty() || verify_remote) {
-        Some(list(remote, site).await?)
-    } else {
-        None
+    let listing = match listed {
+        Some(listing) => Some(listing),
+        // An unusable manifest was moved aside and reads as empty: list after all.
+        None if first && manifest.files.is_empty() => Some(list(remote, site).await?),
+        None => None,
     };
     Ok(Inputs {
         store,
