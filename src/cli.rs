@@ -257,6 +257,10 @@ pub struct FaultArgs {
     /// API calls allowed per minute before 45011.
     #[arg(long, value_name = "N")]
     pub quota_per_minute: Option<u64>,
+    /// API calls and PUTs handled at once; more are refused at once (PUT 503 SlowDown,
+    /// errcode -1 "system busy").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_inflight: Option<u64>,
     /// Seed of the fault generator, for reproducible runs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

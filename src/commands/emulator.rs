@@ -32,6 +32,9 @@ pub async fn run(config: &Config, args: &EmulatorArgs) -> Result<ExitCode, Error
         reset_rate: f.reset_rate,
         token_lifetime_calls: f.token_lifetime_calls,
         quota_per_minute: f.quota_per_minute,
+        max_inflight: f
+            .max_inflight
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         seed: f.seed,
     };
     let emulator = Emulator::start(options).await?;

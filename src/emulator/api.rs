@@ -1,13 +1,16 @@
 //! The calling convention shared by every JSON API endpoint: fault injection, then the checks
 //! in the service's order (method, token, body, JSON, fields), then the endpoint, then the
-//! answer as JSON with HTTP 200 and an `errcode`. Endpoint logic lives in `endpoints.rs`.
+//! answer as JSON with HTTP 200 and an `errcode`; and the "system busy" answer to a call beyond
+//! `max_inflight`. Endpoint logic lives in `endpoints.rs`.
 
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
-use super::call::{ApiError, ApiResult, Endpoint, Fields, INVALID_CREDENTIAL, SYSTEM_ERROR};
+use super::call::{
+    ApiError, ApiResult, Endpoint, Fields, INVALID_CREDENTIAL, SYSTEM_BUSY, SYSTEM_ERROR,
+};
 use super::endpoints;
 use super::faults::Fault;
 use super::reply::{Reply, Reset, json_response};
@@ -49,6 +52,19 @@ pub(crate) async fn handle(shared: &Shared, endpoint: Endpoint, req: Request<Bod
         }
     };
     Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// Answers an API call refused because `max_inflight` calls and PUTs are in flight: at once,
+/// before the latency and every check, as the service's generic error with its own message. It
+/// counts as a call, as a faulted one does.
+pub(crate) fn busy(shared: &Shared, endpoint: Endpoint) -> Response<Body> {
+    shared.counters.api_call(endpoint.path());
+    tracing::debug!(
+        path = endpoint.path(),
+        errcode = SYSTEM_BUSY.code,
+        "api call refused: too many requests in flight"
+    );
+    json_response(StatusCode::OK, &error_json(SYSTEM_BUSY))
 }
 
 /// The checks every endpoint shares, in the service's order, then the endpoint itself.

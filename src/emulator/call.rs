@@ -25,6 +25,8 @@ impl ApiError {
 }
 
 pub(crate) const SYSTEM_ERROR: ApiError = ApiError::new(-1, "system error");
+/// The answer to a call beyond `max_inflight`.
+pub(crate) const SYSTEM_BUSY: ApiError = ApiError::new(-1, "system busy");
 pub(crate) const MISSING_PARAMETER: ApiError = ApiError::new(40101, "missing parameter");
 pub(crate) const INVALID_ARGS: ApiError = ApiError::new(40097, "invalid args");
 pub(crate) const INVALID_CREDENTIAL: ApiError = ApiError::new(40001, "invalid credential");

@@ -1,7 +1,8 @@
 //! The object store's side of an upload: `PUT /{bucket}/{key}?sign=...` with the link's
 //! `x-cos-security-token`. Checks the link as COS would (signature, validity window, token),
 //! streams the body to a temp file while hashing it (objects reach 5 GiB: never buffered),
-//! and stores it only if it arrived whole. Errors are COS-style XML.
+//! and stores it only if it arrived whole. Errors are COS-style XML, `SlowDown` among them for
+//! a PUT beyond `max_inflight`.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -56,6 +57,11 @@ const INTERNAL: Refusal = refusal(
     "InternalError",
     "We encountered an internal error. Please try again.",
 );
+const SLOW_DOWN: Refusal = refusal(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "SlowDown",
+    "Please reduce your request rate.",
+);
 const EXPIRED: Refusal = refusal(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired");
 const TOO_LARGE: Refusal = refusal(
     StatusCode::BAD_REQUEST,
@@ -68,24 +74,13 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
     shared.counters.put_received();
     let (parts, body) = req.into_parts();
     let request_id = random_hex(12);
-    let path = percent_decode_str(parts.uri.path())
-        .decode_utf8()
-        .map(Cow::into_owned)
-        .ok();
-    let split = path
-        .as_deref()
-        .and_then(|p| p.strip_prefix('/')?.split_once('/'));
+    let path = decoded_path(&parts.uri);
+    let split = path.as_deref().and_then(bucket_and_key);
     if let (Some(hook), Some((_, key))) = (&shared.on_put, split) {
         (hook.0)(key);
     }
-    let resource = format!("/{}", split.map(|(_, key)| key).unwrap_or(""));
-    let fail = |r: Refusal| Failure {
-        status: r.status,
-        code: r.code,
-        message: r.message,
-        resource: resource.clone(),
-        request_id: request_id.clone(),
-    };
+    let resource = resource(split);
+    let fail = |r: Refusal| Failure::of(r, resource.clone(), request_id.clone());
 
     match shared.faults.before_put().await {
         Some(Fault::Reset) => {
@@ -119,6 +114,38 @@ pub(crate) async fn handle_put(shared: &Shared, req: Request<Body>) -> Reply {
         Ok(md5_hex) => Ok(stored_answer(&md5_hex, &request_id)),
         Err(r) => Ok(fail(r).answer()),
     }
+}
+
+/// Answers a PUT refused because `max_inflight` API calls and PUTs are in flight: 503
+/// `SlowDown` at once, before the latency and every check of the link (a small body is read
+/// and discarded first, as for every refusal). It counts as a PUT received; the `on_put` hook
+/// does not see it.
+pub(crate) async fn slow_down(shared: &Shared, req: Request<Body>) -> Response<Body> {
+    shared.counters.put_received();
+    let (parts, body) = req.into_parts();
+    let path = decoded_path(&parts.uri);
+    let resource = resource(path.as_deref().and_then(bucket_and_key));
+    Failure::of(SLOW_DOWN, resource, random_hex(12))
+        .answer_after_draining(&parts.headers, body)
+        .await
+}
+
+/// The request path, percent-decoded, if it is UTF-8.
+fn decoded_path(uri: &axum::http::Uri) -> Option<String> {
+    percent_decode_str(uri.path())
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .ok()
+}
+
+/// `/bucket/key` → (bucket, key).
+fn bucket_and_key(path: &str) -> Option<(&str, &str)> {
+    path.strip_prefix('/')?.split_once('/')
+}
+
+/// The `<Resource>` of an error answer: the key, with its leading `/`.
+fn resource(split: Option<(&str, &str)>) -> String {
+    format!("/{}", split.map(|(_, key)| key).unwrap_or(""))
 }
 
 /// The link a PUT to `path` (`/bucket/key`) may use, checked as COS does: the signature, its
@@ -322,6 +349,16 @@ struct Failure {
 }
 
 impl Failure {
+    fn of(r: Refusal, resource: String, request_id: String) -> Failure {
+        Failure {
+            status: r.status,
+            code: r.code,
+            message: r.message,
+            resource,
+            request_id,
+        }
+    }
+
     fn answer(&self) -> Response<Body> {
         tracing::debug!(
             status = self.status.as_u16(),

@@ -1,6 +1,7 @@
 //! Fault injection and request counters: the two ways a test looks behind the emulator's
 //! answers. Faults make a client's retry, backoff and refresh paths run on demand, reproducibly
-//! (one seeded RNG); counters let a test check how many calls and uploads a client made.
+//! (one seeded RNG); counters let a test check how many calls, uploads and connections a client
+//! made. (The refusal beyond `max_inflight` is decided in `inflight.rs`.)
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use super::inflight::InFlight;
 use super::lock;
 
 /// Faults to inject. All off by default.
@@ -29,6 +31,9 @@ pub struct Faults {
     pub token_lifetime_calls: Option<u64>,
     /// API calls per wall-clock minute before 45011.
     pub quota_per_minute: Option<u64>,
+    /// The most API calls and PUTs handled at once; those beyond are answered at once, without
+    /// the latency: a PUT 503 `SlowDown`, an API call `{"errcode":-1,"errmsg":"system busy"}`.
+    pub max_inflight: Option<usize>,
     /// Seeds the RNG so a run is reproducible.
     pub seed: u64,
 }
@@ -121,6 +126,13 @@ pub struct Counters {
     pub puts_stored: u64,
     /// Bytes of the stored PUTs.
     pub put_bytes: u64,
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// The most API calls and PUTs in flight at once.
+    pub peak_inflight: u64,
+    /// API calls and PUTs refused because `max_inflight` were in flight (they are counted in
+    /// `api_calls` and `puts` too).
+    pub refused_overload: u64,
 }
 
 /// The live counters behind [`Counters`].
@@ -130,6 +142,7 @@ pub(crate) struct CounterSet {
     puts: AtomicU64,
     puts_stored: AtomicU64,
     put_bytes: AtomicU64,
+    connections: AtomicU64,
 }
 
 impl CounterSet {
@@ -146,12 +159,20 @@ impl CounterSet {
         self.put_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> Counters {
+    pub(crate) fn connection_accepted(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now, with the gauge of requests in flight.
+    pub(crate) fn snapshot(&self, inflight: &InFlight) -> Counters {
         Counters {
             api_calls: lock(&self.api_calls).clone(),
             puts: self.puts.load(Ordering::Relaxed),
             puts_stored: self.puts_stored.load(Ordering::Relaxed),
             put_bytes: self.put_bytes.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
+            peak_inflight: inflight.peak(),
+            refused_overload: inflight.refused(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A local stand-in for the WeChat CloudBase static-hosting API and for the COS object store
 //! behind its signed upload links, so the tool can be tried without an account and tested
-//! hermetically (including faults: latency, errors, dropped connections, quotas, token expiry).
+//! hermetically (including faults: latency, errors, dropped connections, quotas, token expiry,
+//! overload).
 //!
 //! One TCP port serves three roles, chosen by the `Host` header:
 //! - the JSON API (`POST /componenttcb/...?access_token=...`) on `127.0.0.1:PORT`,
@@ -15,6 +16,7 @@ mod clock;
 mod cos;
 mod endpoints;
 mod faults;
+mod inflight;
 mod reply;
 mod server;
 mod shared;
@@ -85,8 +87,9 @@ pub struct EmulatorOptions {
     pub envs_without_cloud_dev: Vec<String>,
     /// Injected faults (none by default).
     pub faults: Faults,
-    /// Called with the key of every PUT as it arrives, before its body is read: lets a test
-    /// change the local folder while an upload is on the wire.
+    /// Called with the key of every PUT as it arrives, before its body is read (except a PUT
+    /// refused by `max_inflight`): lets a test change the local folder while an upload is on
+    /// the wire.
     pub on_put: Option<PutHook>,
     /// Keep every credential handed out, for [`Emulator::issued_credentials`] (off by
     /// default: a long-running emulator would hold them all).
@@ -207,7 +210,7 @@ impl Emulator {
 
     /// A snapshot of the request counters.
     pub fn counters(&self) -> Counters {
-        self.shared.counters.snapshot()
+        self.shared.counters.snapshot(&self.shared.inflight)
     }
 
     /// The stored object `key` of `env`, bytes and metadata, if any.

@@ -1,5 +1,6 @@
-//! The emulator's HTTP server: binding, the accept loop with graceful shutdown, and the
-//! dispatch of each request to its role by `Host` header (API, object store, website). Also
+//! The emulator's HTTP server: binding, the accept loop (which counts connections) with graceful
+//! shutdown, and the dispatch of each request to its role by `Host` header (API, object store,
+//! website), where API calls and PUTs are admitted up to `max_inflight` (`inflight.rs`). Also
 //! the shared state every handler sees, and the emulator's own pages (`/`, `/_emulator/*`).
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub(crate) async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    shared.counters.connection_accepted();
                     let shared = Arc::clone(&shared);
                     let service = service_fn(move |req| dispatch(Arc::clone(&shared), req));
                     let conn = http1::Builder::new()
@@ -121,16 +123,25 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
             return Ok(json_response(StatusCode::OK, &health));
         }
         "/_emulator/counters" => {
-            let counters = serde_json::to_value(shared.counters.snapshot()).unwrap_or_default();
+            let counters = shared.counters.snapshot(&shared.inflight);
+            let counters = serde_json::to_value(counters).unwrap_or_default();
             return Ok(json_response(StatusCode::OK, &counters));
         }
         "/_emulator/confirm-share" => return Ok(confirm_share_page(req.uri().query())),
         _ => {}
     }
+    // API calls and PUTs hold a slot until their answer is produced (or the connection is
+    // gone); beyond `max_inflight` they are refused at once, holding none.
     if let Some(endpoint) = Endpoint::from_path(req.uri().path()) {
+        let Some(_slot) = shared.inflight.admit() else {
+            return Ok(api::busy(&shared, endpoint));
+        };
         return api::handle(&shared, endpoint, req).await;
     }
     if req.method() == Method::PUT {
+        let Some(_slot) = shared.inflight.admit() else {
+            return Ok(cos::slow_down(&shared, req).await);
+        };
         return cos::handle_put(&shared, req).await;
     }
     Ok(api::unknown_url())

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use super::call::ApiError;
 use super::clock::Clock;
 use super::faults::{CounterSet, FaultInjector};
+use super::inflight::InFlight;
 use super::state::{ObjectMeta, StoreState, write_atomic};
 use super::tokens::Tokens;
 use super::{EmulatorError, EmulatorOptions, lock};
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub tokens: Tokens,
     pub faults: FaultInjector,
     pub counters: CounterSet,
+    /// The API calls and PUTs in flight, admitted up to `max_inflight`.
+    pub inflight: InFlight,
     pub on_put: Option<super::PutHook>,
     no_cloud_dev: Mutex<BTreeSet<String>>,
     /// Endpoint paths that answer this errcode to every well-formed call.
@@ -128,6 +131,7 @@ pub(crate) async fn prepare(
         clock,
         state,
         tokens,
+        inflight: InFlight::new(opts.faults.max_inflight),
         faults: FaultInjector::new(opts.faults),
         counters: CounterSet::default(),
         on_put: opts.on_put,

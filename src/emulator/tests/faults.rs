@@ -1,10 +1,13 @@
-//! Fault injection: seeded error rates, dropped connections, quotas, token use limits.
+//! Fault injection: seeded error rates, dropped connections, quotas, token use limits, the
+//! refusal of requests beyond `max_inflight`; and the connection counter.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::super::Faults;
+use super::super::{DEV_ACCESS_TOKEN, Faults};
 use super::{Harness, xml_error};
 
 const DESCRIBE: &str = "componenttcb/describestaticstore";
@@ -161,4 +164,141 @@ async fn latency_delays_answers() {
     let started = Instant::now();
     assert_eq!(h.put(&url, &token, b"x").await.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+/// Long enough that every request of a test is in before the first admitted one is answered.
+const OVERLOAD_LATENCY: Duration = Duration::from_millis(500);
+
+/// Sends `requests` at once; their answers in the order they came back.
+async fn in_completion_order<T: Send + 'static>(
+    requests: impl IntoIterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let mut running = tokio::task::JoinSet::new();
+    for request in requests {
+        running.spawn(request);
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = running.join_next().await {
+        answers.push(answer.expect("a request task"));
+    }
+    answers
+}
+
+#[tokio::test]
+async fn calls_beyond_max_inflight_are_answered_busy_at_once() {
+    let faults = Faults {
+        api_latency: OVERLOAD_LATENCY,
+        max_inflight: Some(2),
+        ..Faults::default()
+    };
+    let h = Harness::start_with(|o| o.faults = faults).await;
+    let url = format!(
+        "{}/{DESCRIBE}?access_token={DEV_ACCESS_TOKEN}",
+        h.emu.base_url()
+    );
+    let calls = (0..5).map(|_| {
+        let (http, url) = (h.http.clone(), url.clone());
+        async move {
+            let response = http.post(&url).json(&json!({"env": "demo"})).send();
+            let response = response.await.expect("send");
+            assert_eq!(response.status(), 200, "API answers are HTTP 200");
+            response.json::<Value>().await.expect("JSON answer")
+        }
+    });
+    let answers = in_completion_order(calls).await;
+    // The refused come back first: they wait neither for the latency nor for a slot.
+    let busy = json!({"errcode": -1, "errmsg": "system busy"});
+    assert_eq!(
+        answers[..3],
+        [busy.clone(), busy.clone(), busy],
+        "{answers:?}"
+    );
+    for served in &answers[3..] {
+        assert_eq!(served["errcode"], 0, "{answers:?}");
+    }
+    let counters = h.emu.counters();
+    assert_eq!(counters.api_calls[DESCRIBE], 5, "refused calls count");
+    assert_eq!((counters.peak_inflight, counters.refused_overload), (2, 3));
+    // Every slot was freed with its answer.
+    assert_eq!(h.dev(DESCRIBE, json!({"env": "demo"})).await["errcode"], 0);
+    assert_eq!(h.emu.counters().refused_overload, 3);
+}
+
+#[tokio::test]
+async fn puts_beyond_max_inflight_are_answered_slow_down_at_once() {
+    let faults = Faults {
+        put_latency: OVERLOAD_LATENCY,
+        max_inflight: Some(2),
+        ..Faults::default()
+    };
+    let h = Harness::start_with(|o| o.faults = faults).await;
+    h.create_store("demo").await;
+    let mut links = Vec::new();
+    for i in 0..5 {
+        links.push(h.link("demo", &format!("{i}.txt")).await);
+    }
+    let puts = links.into_iter().map(|(url, token)| {
+        let http = h.http.clone();
+        async move {
+            let put = http
+                .put(&url)
+                .header("x-cos-security-token", token)
+                .body("x");
+            let response = put.send().await.expect("send");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("body"))
+        }
+    });
+    let answers = in_completion_order(puts).await;
+    for (status, body) in &answers[..3] {
+        assert_eq!(*status, 503, "{answers:?}");
+        let expected = ("SlowDown".into(), "Please reduce your request rate.".into());
+        assert_eq!(xml_error(body), expected);
+    }
+    for (status, _) in &answers[3..] {
+        assert_eq!(*status, 200, "{answers:?}");
+    }
+    let counters = h.emu.counters();
+    assert_eq!((counters.puts, counters.puts_stored), (5, 2));
+    assert_eq!((counters.peak_inflight, counters.refused_overload), (2, 3));
+}
+
+#[tokio::test]
+async fn connections_are_counted_apart_from_requests() {
+    let h = Harness::start().await;
+    let addr = h.emu.addr();
+    // Two requests on one connection kept alive…
+    let get = |last: &str| format!("GET /_emulator/health HTTP/1.1\r\nHost: {addr}\r\n{last}\r\n");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let requests = get("") + &get("Connection: close\r\n");
+    stream.write_all(requests.as_bytes()).await.expect("write");
+    let mut answers = String::new();
+    stream.read_to_string(&mut answers).await.expect("read");
+    assert_eq!(answers.matches("HTTP/1.1 200 OK").count(), 2, "{answers}");
+    // …then one connection a request, from a client that keeps none open.
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let health = format!("{}/_emulator/health", h.emu.base_url());
+    for _ in 0..2 {
+        let response = http.get(&health).send().await.expect("send");
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(h.emu.counters().connections, 3);
+    let site = h.site_client("demo").get(h.emu.site_url("demo")).send();
+    assert_eq!(site.await.expect("send").status(), 404, "no store yet");
+    let counters: Value = http
+        .get(format!("{}/_emulator/counters", h.emu.base_url()))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON counters");
+    assert_eq!(counters["connections"], 5, "{counters}");
+    // Websites and the emulator's own pages take no slot.
+    assert_eq!(counters["peak_inflight"], 0, "{counters}");
+    assert_eq!(counters["refused_overload"], 0, "{counters}");
 }

@@ -1,4 +1,5 @@
-//! The emulator: an address it cannot listen on, a data folder or state file it cannot use.
+//! The emulator: an address it cannot listen on, a data folder or state file it cannot use, a
+//! fault flag out of range.
 
 use crate::case::{Case, ROW};
 use crate::prepare::write;
@@ -50,6 +51,21 @@ pub const ROWS: &[Case] = &[
         ],
         cause: &["emulator state file", "stores.json is unreadable"],
         fix: &["remove it or choose another folder (--data"],
+        ..ROW
+    },
+    Case {
+        name: "emulator: --max-inflight 0",
+        args: &[
+            "emulator",
+            "--addr",
+            "127.0.0.1:0",
+            "--data",
+            "{root}/emulator",
+            "--max-inflight",
+            "0",
+        ],
+        cause: &["invalid value '0' for '--max-inflight <N>'"],
+        fix: &["0 is not in 1..=100000", "see `tcb-deploy emulator --help`"],
         ..ROW
     },
 ];
