@@ -1,7 +1,7 @@
 //! The emulator's HTTP server: binding, the accept loop (which counts connections) with graceful
 //! shutdown, and the dispatch of each request to its role by `Host` header (API, object store,
-//! website), where API calls and PUTs are admitted up to `max_inflight` (`inflight.rs`). Also
-//! the shared state every handler sees, and the emulator's own pages (`/`, `/_emulator/*`).
+//! website), where API calls and PUTs are admitted up to `max_inflight` (`inflight.rs`); and
+//! the emulator's own pages (`/`, `/_emulator/*`).
 
 use std::sync::Arc;
 use std::time::Duration;
