@@ -1,6 +1,6 @@
 //! The upload window as a user sees it: how wide it grew, in the report, and that it stays
 //! within `--concurrency`, or at it with `--fixed-concurrency`; and the connections a deploy
-//! opens, about one per upload in flight.
+//! opens, about one per upload in flight; and a service that admits few at once narrowing it.
 
 mod common;
 
@@ -64,6 +64,42 @@ async fn a_far_service_widens_the_window_within_its_ceiling() {
     )
     .await;
     assert_eq!(fixed, 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_admitting_few_at_once_narrows_the_window_and_loses_nothing() {
+    let h = Harness::with(|o| {
+        o.faults.api_latency = Duration::from_millis(20);
+        o.faults.put_latency = Duration::from_millis(20);
+        o.faults.max_inflight = Some(6);
+    })
+    .await;
+    h.create_store("site").await;
+    let dir = site(200);
+    let before = h.emulator.counters();
+    let run = h.deploy("site", dir.path(), &["-v", "--json"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["uploaded"], 200);
+    for i in 0..200 {
+        let key = format!("f{i:03}.txt");
+        let online = h.emulator.object("site", &key).expect("online");
+        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
+    }
+    assert!(
+        run.stderr
+            .contains("the service asks to slow down; fewer uploads at once"),
+        "{}",
+        run.stderr
+    );
+    let after = h.emulator.counters();
+    assert!(after.peak_inflight <= 6, "{after:?}");
+    // The first wave of 16 meets the limit; after that the window stays near it.
+    let refused = after.refused_overload - before.refused_overload;
+    let requests = (after.puts - before.puts) + 200;
+    assert!(
+        refused * 4 <= requests,
+        "{refused} of about {requests} requests refused"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
