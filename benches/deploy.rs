@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use lab::{
     BenchResult, Cmd, Emulator, Lab, MB, Row, SEED, Settings, Sizes, Stats, Timing, Tree, chosen,
-    generate, json_report, number, print_table,
+    generate, json_report, number, verdict,
 };
 
 fn main() -> ExitCode {
@@ -46,17 +46,12 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let rows = run(&options);
-    println!(
-        "\n== tcb-deploy benchmark (scale {}, {:.0} s) ==",
+    let title = format!(
+        "tcb-deploy benchmark (scale {}, {:.0} s)",
         options.settings.scale,
         started.elapsed().as_secs_f64()
     );
-    print_table(&rows);
-    if rows.iter().all(|row| row.pass) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    verdict(&title, &rows)
 }
 
 /// Runs the chosen benchmarks; one that cannot run becomes a failed row, and the others go on.

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use lab::{
     BenchResult, Emulator, Lab, Row, SEED, Settings, Sizes, Stats, Tree, files_below, generate,
-    json_report, number, print_table,
+    json_report, number, verdict,
 };
 
 const FILES: usize = 20_000;
@@ -52,14 +52,7 @@ fn main() -> ExitCode {
         Ok(row) => row,
         Err(e) => Row::error("soak", e.as_ref()),
     };
-    println!("\n== tcb-deploy soak benchmark ==");
-    let pass = row.pass;
-    print_table(&[row]);
-    if pass {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    verdict("tcb-deploy soak benchmark", &[row])
 }
 
 fn soak(settings: Settings) -> BenchResult<Row> {

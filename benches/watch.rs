@@ -63,17 +63,12 @@ fn main() -> ExitCode {
         Ok(rows) => rows,
         Err(e) => vec![Row::error("watch", e.as_ref())],
     };
-    println!(
-        "\n== tcb-deploy watch benchmark (scale {}, {:.0} s) ==",
+    let title = format!(
+        "tcb-deploy watch benchmark (scale {}, {:.0} s)",
         settings.scale,
         started.elapsed().as_secs_f64()
     );
-    lab::print_table(&rows);
-    if rows.iter().all(|row| row.pass) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    lab::verdict(&title, &rows)
 }
 
 fn run(benches: &[Bench], settings: Settings) -> BenchResult<Vec<Row>> {

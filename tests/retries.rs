@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Harness, LINK, Run, run_tool};
+use common::{Harness, LINK, Run, numbered_site, run_tool};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_attempts_bounds_the_tries_of_a_call() {
@@ -29,29 +29,11 @@ async fn deploy(h: &Harness, dir: &Path, tries: &str, args: &[&str]) -> Run {
         .await
 }
 
-/// A site of `files` small files in a fresh folder.
-fn site(files: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for i in 0..files {
-        std::fs::write(dir.path().join(format!("f{i:02}.txt")), format!("{i}")).expect("write");
-    }
-    dir
-}
-
-/// Every file of [`site`]`(files)` is online byte-identical.
-fn assert_site_online(h: &Harness, files: usize) {
-    for i in 0..files {
-        let key = format!("f{i:02}.txt");
-        let online = h.emulator.object("site", &key).expect("online");
-        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_storm_of_server_errors_halves_the_uploads_in_flight_then_stops_the_deploy() {
     let h = Harness::with(|o| o.faults.put_error_rate = 1.0).await;
     h.create_store("site").await;
-    let dir = site(60);
+    let dir = numbered_site(60);
     let run = deploy(&h, dir.path(), "2", &["--concurrency", "8"]).await;
     assert!(
         run.stderr
@@ -84,7 +66,7 @@ async fn a_failed_file_breaks_the_streak_of_a_failing_service() {
     })
     .await;
     h.create_store("site").await;
-    let dir = site(60);
+    let dir = numbered_site(60);
     let run = deploy(&h, dir.path(), "1", &["--concurrency", "1", "--json"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     let report = run.json();
@@ -107,7 +89,7 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
     })
     .await;
     h.create_store("site").await;
-    let dir = site(30);
+    let dir = numbered_site(30);
     let run = deploy(&h, dir.path(), "8", &["--concurrency", "1", "--json"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let renewals = h.api_calls("cgi-bin/component/api_component_token");
@@ -115,7 +97,7 @@ async fn a_busy_token_endpoint_during_a_renewal_is_retried_not_fatal() {
         renewals > 5,
         "tokens that expire every few calls were renewed: {renewals}"
     );
-    assert_site_online(&h, 30);
+    h.assert_numbered_online("site", 30);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,10 +107,10 @@ async fn tokens_that_expire_within_a_few_calls_do_not_stop_a_busy_deploy() {
     // a refusal to renew again, not bad luck, can end the deploy.
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(3)).await;
     h.create_store("site").await;
-    let dir = site(60);
+    let dir = numbered_site(60);
     let run = deploy(&h, dir.path(), "20", &["--concurrency", "8"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_site_online(&h, 60);
+    h.assert_numbered_online("site", 60);
 }
 
 /// Deploys `dir` to the env `site` of `h` with default settings; returns the run and how long
@@ -145,7 +127,7 @@ async fn a_refused_permission_stops_the_deploy_at_once() {
     h.create_store("site").await;
     h.emulator
         .refuse(LINK, 61007, "api is unauthorized to component");
-    let dir = site(40);
+    let dir = numbered_site(40);
     let (run, took) = timed_deploy(&h, dir.path()).await;
     assert_eq!(run.code, 3, "{run:?}");
     let line = run.error_line();
@@ -168,7 +150,7 @@ async fn an_unknown_errcode_is_tried_a_little_then_stops_the_deploy() {
     let h = Harness::start().await;
     h.create_store("site").await;
     h.emulator.refuse(LINK, 99999, "something new");
-    let dir = site(40);
+    let dir = numbered_site(40);
     let (run, took) = timed_deploy(&h, dir.path()).await;
     assert_eq!(run.code, 4, "{run:?}");
     let line = run.error_line();
@@ -204,7 +186,7 @@ async fn a_file_makes_at_most_its_tries_in_link_requests_and_in_puts() {
     let h = Harness::start().await;
     h.create_store("site").await;
     h.emulator.refuse(LINK, -1, "system error");
-    let dir = site(1);
+    let dir = numbered_site(1);
     let run = deploy(&h, dir.path(), "3", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
@@ -252,7 +234,7 @@ async fn whatever_fails_a_file_costs_at_most_its_tries_in_links_and_puts() {
     })
     .await;
     h.create_store("site").await;
-    let dir = site(20);
+    let dir = numbered_site(20);
     let run = deploy(&h, dir.path(), "4", &["--concurrency", "4", "--json"]).await;
     let report = run.json();
     let (uploaded, failed) = (report["uploaded"].as_u64(), report["failed"].as_u64());
@@ -276,10 +258,10 @@ async fn token_renewals_use_none_of_a_file_s_tries() {
     // file, the deploy succeeds only if a renewal is not a try.
     let h = Harness::with(|o| o.faults.token_lifetime_calls = Some(1)).await;
     h.create_store("site").await;
-    let dir = site(10);
+    let dir = numbered_site(10);
     let run = deploy(&h, dir.path(), "1", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_site_online(&h, 10);
+    h.assert_numbered_online("site", 10);
     assert_eq!(h.emulator.counters().puts, 10);
     // Each upload link was refused once, then given.
     assert_eq!(h.api_calls(LINK), 20);
@@ -290,7 +272,7 @@ async fn a_token_refused_again_after_every_renewal_is_renewed_a_bounded_number_o
     let h = Harness::start().await;
     h.create_store("site").await;
     h.emulator.refuse(LINK, 40001, "invalid credential");
-    let dir = site(1);
+    let dir = numbered_site(1);
     let before = h.api_calls("cgi-bin/component/api_component_token");
     let run = deploy(&h, dir.path(), "3", &["--concurrency", "1"]).await;
     assert_eq!(run.code, 3, "{run:?}");

@@ -6,33 +6,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::Harness;
-
-/// A site of `files` small files in a fresh folder.
-fn site(files: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for i in 0..files {
-        std::fs::write(dir.path().join(format!("f{i:03}.txt")), format!("{i}")).expect("write");
-    }
-    dir
-}
+use common::{Harness, numbered_site};
 
 /// Deploys a fresh site of `files` files with `args`; the window the report gives, once every
 /// file is online byte-identical.
 async fn window_of(h: &Harness, env: &str, files: usize, args: &[&str]) -> u64 {
     h.create_store(env).await;
-    let dir = site(files);
+    let dir = numbered_site(files);
     let mut args = args.to_vec();
     args.push("--json");
     let run = h.deploy(env, dir.path(), &args, &[]).await;
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["uploaded"], files, "{report}");
-    for i in 0..files {
-        let key = format!("f{i:03}.txt");
-        let online = h.emulator.object(env, &key).expect("online");
-        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
-    }
+    h.assert_numbered_online(env, files);
     let window = report["window"].as_u64().expect("a window");
     // Connections are kept alive between files: at most a few more than the uploads in flight
     // at once, never one per request (two a file).
@@ -47,8 +34,8 @@ async fn window_of(h: &Harness, env: &str, files: usize, args: &[&str]) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_far_service_widens_the_window_within_its_ceiling() {
     let h = Harness::with(|o| {
-        o.faults.api_latency = Duration::from_millis(20);
-        o.faults.put_latency = Duration::from_millis(20);
+        o.faults.api_latency = Duration::from_millis(50);
+        o.faults.put_latency = Duration::from_millis(50);
     })
     .await;
     // Each round of uploads takes the path's time whatever its width: the window doubles.
@@ -75,16 +62,12 @@ async fn a_service_admitting_few_at_once_narrows_the_window_and_loses_nothing() 
     })
     .await;
     h.create_store("site").await;
-    let dir = site(200);
+    let dir = numbered_site(200);
     let before = h.emulator.counters();
     let run = h.deploy("site", dir.path(), &["-v", "--json"], &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["uploaded"], 200);
-    for i in 0..200 {
-        let key = format!("f{i:03}.txt");
-        let online = h.emulator.object("site", &key).expect("online");
-        assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
-    }
+    h.assert_numbered_online("site", 200);
     assert!(
         run.stderr
             .contains("the service asks to slow down; fewer uploads at once"),
@@ -106,7 +89,7 @@ async fn a_service_admitting_few_at_once_narrows_the_window_and_loses_nothing() 
 async fn the_summary_says_how_wide_the_window_grew() {
     let h = Harness::start().await;
     h.create_store("site").await;
-    let dir = site(3);
+    let dir = numbered_site(3);
     let run = h
         .deploy(
             "site",

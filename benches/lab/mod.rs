@@ -14,7 +14,7 @@ use std::process::Command;
 
 pub use cmd::{Cmd, Timing, tail};
 pub use emulator::{Emulator, http_get, json_report, number};
-pub use results::{Row, Stats, print_table};
+pub use results::{Row, Stats, verdict};
 pub use tree::{Rng, Sizes, Tree, files_below, generate};
 
 /// The binary under test: the one cargo built for this bench (release profile).

@@ -22,7 +22,18 @@ impl Row {
     }
 }
 
-pub fn print_table(rows: &[Row]) {
+/// Prints `title` and the table of `rows`; the exit code says whether every target passed.
+pub fn verdict(title: &str, rows: &[Row]) -> std::process::ExitCode {
+    println!("\n== {title} ==");
+    print_table(rows);
+    if rows.iter().all(|row| row.pass) {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
+fn print_table(rows: &[Row]) {
     let header = ["target", "measured", "peer", "ratio / limit", "result"];
     let cells: Vec<[&str; 5]> = rows
         .iter()

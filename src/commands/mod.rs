@@ -53,9 +53,10 @@ pub async fn run(cli: Cli, vars: BTreeMap<String, String>) -> Result<ExitCode, E
             share::run(&connection.remote, &config.env(args.env.as_deref())?, args).await
         }
         Command::Deploy(args) => {
-            let action = match args.dry_run {
-                true => deploy::Action::PlanOnly,
-                false => deploy::Action::Deploy,
+            let action = if args.dry_run {
+                deploy::Action::PlanOnly
+            } else {
+                deploy::Action::Deploy
             };
             let job = deploy::Job::new(&config, &args.site, action, Output::of(args.json))?;
             deploy::run(&connection.remote, &config, job).await

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 
 use tokio::time::Instant;
 
-pub use window::{INITIAL, Signal, Window};
+pub use window::Signal;
+use window::Window;
 
 use crate::api::Pressure;
 

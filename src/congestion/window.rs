@@ -149,10 +149,6 @@ impl Window {
         self.widest
     }
 
-    pub fn ceiling(&self) -> usize {
-        self.ceiling
-    }
-
     pub fn tell(&mut self, signal: Signal, now: Instant) {
         if self.phase == Phase::Fixed {
             return;

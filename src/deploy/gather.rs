@@ -68,9 +68,10 @@ pub(super) async fn gather(
         scan_folder(site, focus.clone(), started),
         load(manifests, manifest, started),
         async {
-            match list_now {
-                true => list(remote, site).await.map(Some),
-                false => Ok(None),
+            if list_now {
+                list(remote, site).await.map(Some)
+            } else {
+                Ok(None)
             }
         },
     );

@@ -114,6 +114,15 @@ impl Harness {
     }
 
     /// Opens the static website of `env` through the library.
+    /// Every file of [`numbered_site`]`(files)` is online in `env`, byte-identical.
+    pub fn assert_numbered_online(&self, env: &str, files: usize) {
+        for i in 0..files {
+            let key = numbered_key(i);
+            let online = self.emulator.object(env, &key).expect("online");
+            assert_eq!(online.bytes, format!("{i}").as_bytes(), "{key}");
+        }
+    }
+
     pub async fn create_store(&self, env: &str) {
         let connection = self.connect().await;
         connection
@@ -422,6 +431,19 @@ pub fn site_dir(root: &Path) -> PathBuf {
         ],
     );
     dir
+}
+
+/// A site of `files` small files in a fresh folder: `f000.txt` holding `0`, and so on.
+pub fn numbered_site(files: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..files {
+        std::fs::write(dir.path().join(numbered_key(i)), format!("{i}")).expect("write");
+    }
+    dir
+}
+
+fn numbered_key(i: usize) -> String {
+    format!("f{i:03}.txt")
 }
 
 /// Writes `files` (path below `root`, content) with the folders they need.
