@@ -178,6 +178,10 @@ const COMMANDS: &[(&str, Check)] = &[
         "CARGO_TARGET_DIR=target-bench cargo bench --bench soak",
         NotRun(BENCH),
     ),
+    (
+        "CARGO_TARGET_DIR=target-bench cargo bench --bench window [-- far near admits cpu]",
+        NotRun(BENCH),
+    ),
 ];
 
 fn readme() -> String {
