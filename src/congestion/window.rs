@@ -12,10 +12,13 @@
 //!   the search turns to
 //! - **probing**: one more upload per round while the goodput holds; a probe that makes it fall
 //!   is taken back.
-//! - **overload**: an explicit "slow down" (COS `SlowDown`, HTTP 429 or 503) cuts the window by
-//!   a quarter, once per round; answers that may be load or may be a fault (errcode -1/-1000,
-//!   other 5xx) halve it only in a burst (half of the recent answers), so that a flaky service
-//!   does not shrink it to nothing.
+//! - **overload**: an explicit "slow down" (COS `SlowDown`, HTTP 429 or 503) cuts the window,
+//!   once per round: by a quarter in slow start, which may have doubled past the service's
+//!   limit, by an eighth while probing, which passed it by one. Answers that may be load or may
+//!   be a fault (errcode -1/-1000, other 5xx) cut it the same way only when a round has more of
+//!   them than the quietest round had (a flaky service fails at any width; an overloaded one
+//!   more the wider the window), and halve it in a burst (half of the recent answers), so that
+//!   a flaky service does not shrink it to nothing.
 //! - **queueing**: API calls taking well over the fastest seen (the requests wait in a queue
 //!   somewhere, not on the wire) narrow it by an eighth, once per round.
 //!
@@ -39,6 +42,8 @@ const BURST: u32 = SAMPLE / 2;
 const QUEUE_FACTOR: f64 = 1.5;
 /// …plus this much, so that the jitter of a fast path is not taken for a queue.
 const QUEUE_SLACK: Duration = Duration::from_millis(5);
+/// A round is judged on its possible-overload answers once it has this many answers.
+const BUSY_SAMPLE: u32 = 8;
 
 /// What the window is told.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,6 +77,12 @@ pub struct Window {
     fastest: Option<Duration>,
     /// One bit per recent answer, newest lowest; 1 = possible overload.
     recent: u32,
+    /// Possible-overload answers, and all answers, of the rounds not found overloaded at a
+    /// width known to be safe: the service's rate of faults, whatever the load.
+    faults: (u32, u32),
+    /// The width the last cut left: the service coped with it. Rounds wider than it may be
+    /// overloaded a little and say nothing of the faults.
+    safe: usize,
     /// The widest the window has been.
     widest: usize,
 }
@@ -87,6 +98,8 @@ struct Round {
     cut: bool,
     latency_sum: Duration,
     answers: u32,
+    /// Answers that may mean overload.
+    busy: u32,
 }
 
 impl Round {
@@ -99,6 +112,7 @@ impl Round {
             cut: false,
             latency_sum: Duration::ZERO,
             answers: 0,
+            busy: 0,
         }
     }
 
@@ -109,6 +123,24 @@ impl Round {
 
     fn mean_latency(&self) -> Option<Duration> {
         (self.answers > 0).then(|| self.latency_sum / self.answers)
+    }
+
+    /// Whether the round had more possible-overload answers than the service's faults explain
+    /// (`faults`: busy and all answers of earlier rounds): beyond two standard deviations of
+    /// their count, and at least two more than expected. `None` with too few answers to tell.
+    fn overloaded(&self, (busy, all): (u32, u32)) -> Option<bool> {
+        let answers = self.answers + self.busy;
+        if answers < BUSY_SAMPLE {
+            return None;
+        }
+        if all == 0 {
+            return Some(false);
+        }
+        let rate = f64::from(busy) / f64::from(all);
+        let n = f64::from(answers);
+        let expected = n * rate;
+        let spread = (n * rate * (1.0 - rate)).sqrt();
+        Some(f64::from(self.busy) > expected + 2.0 * spread + 1.0)
     }
 }
 
@@ -135,6 +167,8 @@ impl Window {
             last: None,
             fastest: None,
             recent: 0,
+            faults: (0, 0),
+            safe: usize::MAX,
             widest: width,
         }
     }
@@ -175,7 +209,7 @@ impl Window {
                 self.round.refused += 1;
                 // Once a round: the refusals of one round all answer the same width.
                 if !self.round.cut {
-                    let to = self.width - (self.width / 4).max(1);
+                    let to = self.narrower();
                     tracing::debug!(
                         from = self.width,
                         to,
@@ -200,13 +234,24 @@ impl Window {
                 }
                 self.cut(to, now);
             }
-            Signal::Busy => {}
+            Signal::Busy => self.round.busy += 1,
         }
+    }
+
+    /// The width after a sign of overload: a quarter less in slow start, an eighth while
+    /// probing.
+    fn narrower(&self) -> usize {
+        let by = match self.phase {
+            Phase::SlowStart => self.width / 4,
+            _ => self.width / 8,
+        };
+        self.width - by.max(1)
     }
 
     /// Narrows the window to `to` (at least one) and goes on probing from there.
     fn cut(&mut self, to: usize, now: Instant) {
         self.width = to.clamp(1, self.width);
+        self.safe = self.width;
         self.phase = Phase::Probing;
         // What was measured at the old width says nothing of the new one.
         self.last = None;
@@ -225,11 +270,26 @@ impl Window {
             (Some(mean), Some(fastest)) => mean > fastest.mul_f64(QUEUE_FACTOR) + QUEUE_SLACK,
             _ => false,
         };
+        let overloaded = self.round.overloaded(self.faults);
+        if overloaded == Some(false) && self.round.width <= self.safe {
+            self.faults.0 += self.round.busy;
+            self.faults.1 += self.round.answers + self.round.busy;
+        }
+        let overloaded = overloaded == Some(true);
         let width = self.round.width;
         let grew = self.last.filter(|&(before, _)| width > before);
         let next = if self.round.refused > 0 {
             // Refused, and cut already: the next refusal cuts again.
             width
+        } else if overloaded && !self.round.cut {
+            let to = self.narrower();
+            tracing::debug!(
+                from = width,
+                to,
+                "more busy answers at this width; fewer uploads at once"
+            );
+            self.phase = Phase::Probing;
+            to
         } else if queued && !self.round.cut {
             self.phase = Phase::Probing;
             width - width / 8
@@ -245,6 +305,9 @@ impl Window {
             }
         };
         let next = next.clamp(1, self.ceiling);
+        if next < width {
+            self.safe = next;
+        }
         if next == self.ceiling {
             self.phase = Phase::Probing;
         }

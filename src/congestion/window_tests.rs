@@ -5,8 +5,9 @@ use super::*;
 struct Path {
     /// One upload's time on an idle path (a link call and a PUT).
     latency: Duration,
-    /// Requests the service takes at once; the rest are told to slow down.
+    /// Requests the service takes at once; the rest are refused with this.
     admits: usize,
+    refusal: Signal,
     /// Uploads a second the client can do at most (its CPU): past it, requests queue.
     capacity: f64,
     /// One answer in this many is a fault that looks like overload (errcode -1).
@@ -18,6 +19,7 @@ impl Path {
         Path {
             latency: Duration::from_millis(latency_ms),
             admits: usize::MAX,
+            refusal: Signal::SlowDown,
             capacity: f64::INFINITY,
             busy_every: None,
         }
@@ -49,7 +51,7 @@ fn run(window: &mut Window, path: &Path, rounds: usize) -> Run {
         now += took;
         for _ in 0..width - served {
             out.refused += 1;
-            window.tell(Signal::SlowDown, now);
+            window.tell(path.refusal, now);
         }
         for _ in 0..served {
             answers += 1;
@@ -101,6 +103,31 @@ fn a_service_admitting_24_at_once_keeps_the_window_near_24_with_few_refusals() {
 }
 
 #[test]
+fn a_service_refusing_past_24_with_busy_answers_keeps_the_window_near_24() {
+    let mut window = Window::adaptive(64, Instant::now());
+    // errcode -1 rather than SlowDown: the answers a flaky service gives too.
+    let path = Path {
+        admits: 24,
+        refusal: Signal::Busy,
+        ..Path::far(200)
+    };
+    let seen = run(&mut window, &path, 200);
+    assert!(
+        seen.widths[..4].iter().all(|&w| w <= 32),
+        "{:?}",
+        seen.widths
+    );
+    let average = mean(&seen.widths[20..]);
+    assert!(
+        (20.0..=28.0).contains(&average),
+        "{average}: {:?}",
+        seen.widths
+    );
+    let share = seen.refused as f64 / seen.requests as f64;
+    assert!(share <= 0.05, "{share}");
+}
+
+#[test]
 fn a_client_out_of_cpu_does_not_widen_the_window_to_the_ceiling() {
     let mut window = Window::adaptive(128, Instant::now());
     // 10 ms a file on the wire, 400 files a second at most: more than 4 at once only queue.
@@ -128,6 +155,17 @@ fn faults_that_look_like_overload_but_come_at_any_width_do_not_close_it() {
 }
 
 #[test]
+fn faults_at_any_width_do_not_keep_a_far_service_narrow() {
+    let mut window = Window::adaptive(64, Instant::now());
+    let path = Path {
+        busy_every: Some(5),
+        ..Path::far(200)
+    };
+    let seen = run(&mut window, &path, 12);
+    assert_eq!(window.width(), 64, "{:?}", seen.widths);
+}
+
+#[test]
 fn a_burst_of_busy_answers_halves_it() {
     let now = Instant::now();
     let mut window = Window::adaptive(64, now);
@@ -140,14 +178,21 @@ fn a_burst_of_busy_answers_halves_it() {
 }
 
 #[test]
-fn slow_down_cuts_once_a_round() {
+fn slow_down_cuts_once_a_round_by_a_quarter_in_slow_start_and_an_eighth_after() {
     let now = Instant::now();
+    let mut window = Window::adaptive(64, now);
+    run(&mut window, &Path::far(100), 1);
+    assert_eq!(window.width(), 32);
+    for _ in 0..10 {
+        window.tell(Signal::SlowDown, now);
+    }
+    assert_eq!(window.width(), 24);
     let mut window = Window::adaptive(64, now);
     run(&mut window, &Path::far(100), 6);
     for _ in 0..10 {
         window.tell(Signal::SlowDown, now);
     }
-    assert_eq!(window.width(), 48);
+    assert_eq!(window.width(), 56);
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! a stage, as many uploads are in flight as the remote's upload window allows; each
 //! success goes into the manifest at once and may trigger a checkpoint.
 
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -13,8 +14,10 @@ use super::plan::{LocalItem, PlannedUpload};
 use super::report::Report;
 use super::upload::{UploadError, UploadJob, Uploaded, upload_file};
 use super::{DeployError, elapsed_ms};
+use crate::api::UploadLink;
 use crate::config::Site;
-use crate::remote::Remote;
+use crate::remote::{CallTries, Remote};
+use crate::retry::Attempt;
 use crate::site::manifest::Manifest;
 use crate::site::stage::Stage;
 
@@ -103,18 +106,29 @@ impl Uploader<'_> {
         // the same way on every run, and holding pages back would not bring it online.
         let failed_before = progress.report.failed;
         let mut held_back = false;
-        for stage in [Stage::Asset, Stage::Page, Stage::Worker] {
-            let keys = uploads
+        let mut stages = [Stage::Asset, Stage::Page, Stage::Worker].map(|stage| {
+            let keys: Vec<&str> = uploads
                 .iter()
                 .filter(|u| u.stage == stage)
-                .map(|u| local[u.local].key.as_str());
+                .map(|u| local[u.local].key.as_str())
+                .collect();
+            keys.into_iter().peekable()
+        });
+        let mut flight = Flight::default();
+        for index in 0..stages.len() {
+            let (current, later) = stages.split_at_mut(index + 1);
+            let keys = &mut current[index];
             if held_back {
                 for key in keys {
                     progress.report.fail(key, HELD_BACK);
                 }
                 continue;
             }
-            self.stage(keys, progress).await?;
+            // The next stage with files: its links are asked for while this one ends.
+            let ahead = later.iter_mut().position(|keys| keys.peek().is_some());
+            let ahead = ahead.and_then(|next| later.get_mut(next));
+            self.stage(index, keys, ahead, &mut flight, progress)
+                .await?;
             if self.stop.is_cancelled() {
                 return Ok(());
             }
@@ -123,39 +137,121 @@ impl Uploader<'_> {
         Ok(())
     }
 
-    /// Uploads one stage's files. A job (path, headers) exists only while in flight.
+    /// Uploads one stage's files, `index`: first those whose links were asked for while the
+    /// stage before ended, then the rest. Once no file of the stage is left to start, the
+    /// window's free places ask for the links of the next stage's first files (`ahead`), so
+    /// that its PUTs start the moment this stage is online. A job (path, headers) exists only
+    /// while in flight.
     async fn stage<'k>(
-        &self,
-        mut keys: impl Iterator<Item = &'k str>,
+        &'k self,
+        index: usize,
+        keys: &mut impl Iterator<Item = &'k str>,
+        mut ahead: Option<&mut impl Iterator<Item = &'k str>>,
+        flight: &mut Flight<'k>,
         progress: &mut Progress,
     ) -> Result<(), DeployError> {
-        let site = self.site;
         let congestion = self.remote.congestion();
-        let mut in_flight = FuturesUnordered::new();
+        // Links of this stage still being asked for.
+        let mut awaited = std::mem::take(&mut flight.asking);
+        for (key, link) in std::mem::take(&mut flight.early) {
+            self.start(flight, key, link);
+        }
         loop {
-            while in_flight.len() < congestion.allowed() && !self.stop.is_cancelled() {
-                let Some(key) = keys.next() else { break };
-                let job = UploadJob {
-                    key,
-                    path: site.path_of(key),
-                    headers: site.headers.for_path(site.relative(key)),
-                };
-                in_flight.push(self.timed(job));
+            while flight.set.len() < congestion.allowed() && !self.stop.is_cancelled() {
+                if let Some(key) = keys.next() {
+                    self.start(flight, key, None);
+                } else if let Some(key) = ahead.as_mut().and_then(|keys| keys.next()) {
+                    flight.asking += 1;
+                    flight.set.push(self.ask_ahead(key, index + 1).boxed());
+                } else {
+                    break;
+                }
             }
-            let Some((job, result, ms)) = in_flight.next().await else {
+            if flight.uploading == 0 && awaited == 0 {
                 return Ok(());
-            };
-            progress.settle(job, result, ms).await?;
+            }
+            match flight.set.next().await {
+                None => return Ok(()),
+                Some(Landed::Upload(job, result, ms)) => {
+                    flight.uploading -= 1;
+                    progress.settle(job, result, ms).await?;
+                }
+                Some(Landed::Link { key, stage, link }) if stage == index => {
+                    awaited -= 1;
+                    if !self.stop.is_cancelled() {
+                        self.start(flight, key, link);
+                    }
+                }
+                Some(Landed::Link { key, link, .. }) => {
+                    flight.asking -= 1;
+                    flight.early.push((key, link));
+                }
+            }
         }
     }
 
+    /// Starts the upload of `key`, with a link already asked for, if any.
+    fn start<'k>(&'k self, flight: &mut Flight<'k>, key: &'k str, link: Option<UploadLink>) {
+        let site = self.site;
+        let job = UploadJob {
+            key,
+            path: site.path_of(key),
+            headers: site.headers.for_path(site.relative(key)),
+        };
+        flight.uploading += 1;
+        flight.set.push(self.timed(job, link).boxed());
+    }
+
     /// One upload, with its job and how long it took.
-    async fn timed<'j>(
-        &self,
-        job: UploadJob<'j>,
-    ) -> (UploadJob<'j>, Result<Uploaded, UploadError>, u64) {
+    async fn timed<'j>(&self, job: UploadJob<'j>, link: Option<UploadLink>) -> Landed<'j> {
         let begun = Instant::now();
-        let result = upload_file(self.remote, &self.site.env, &job).await;
-        (job, result, elapsed_ms(begun))
+        let result = upload_file(self.remote, &self.site.env, &job, link).await;
+        Landed::Upload(job, result, elapsed_ms(begun))
+    }
+
+    /// One try at the link of a file of a later stage; its upload asks again if it failed.
+    async fn ask_ahead<'j>(&self, key: &'j str, stage: usize) -> Landed<'j> {
+        let tries = CallTries::default();
+        let link = match self
+            .remote
+            .try_upload_link(&self.site.env, key, &tries)
+            .await
+        {
+            Attempt::Done(link) => Some(link),
+            _ => None,
+        };
+        Landed::Link { key, stage, link }
+    }
+}
+
+/// What came back from flight: an upload, or a link asked for ahead of its stage.
+enum Landed<'k> {
+    Upload(UploadJob<'k>, Result<Uploaded, UploadError>, u64),
+    Link {
+        key: &'k str,
+        stage: usize,
+        link: Option<UploadLink>,
+    },
+}
+
+/// The uploads and link requests in flight, across stages.
+struct Flight<'k> {
+    set: FuturesUnordered<BoxFuture<'k, Landed<'k>>>,
+    /// Uploads among them.
+    uploading: usize,
+    /// Link requests among them for the stage after the current one.
+    asking: usize,
+    /// Files of the next stage whose link request has come back (with a link, or not).
+    early: Vec<(&'k str, Option<UploadLink>)>,
+}
+
+impl Default for Flight<'_> {
+    fn default() -> Self {
+        Flight {
+            set: FuturesUnordered::new(),
+            uploading: 0,
+            asking: 0,
+            early: Vec::new(),
+        }
     }
 }

@@ -63,7 +63,8 @@ enum Payload {
     Stream { file: tokio::fs::File },
 }
 
-/// Uploads one file, retrying as the remote's policy says: an expired link is replaced, a
+/// Uploads one file, to the `early` link if one was asked for before (ahead of its stage),
+/// retrying as the remote's policy says: an expired link is replaced, a
 /// refused signature gets one fresh link, an overloaded store or a changed file waits and tries
 /// again, with the link again while it is fresh.
 ///
@@ -74,6 +75,7 @@ pub async fn upload_file(
     remote: &Remote,
     env: &str,
     job: &UploadJob<'_>,
+    early: Option<UploadLink>,
 ) -> Result<Uploaded, UploadError> {
     let budget = remote.retry().attempts.max(1);
     // Each try asks for a link or PUTs (or both), so the two budgets bound the tries.
@@ -82,7 +84,12 @@ pub async fn upload_file(
         ..*remote.retry()
     };
     // Shared by the tries, which run one after another.
-    let tries = &Mutex::new(FileTries::new(budget));
+    let mut first = FileTries::new(budget);
+    if let Some(link) = early {
+        first.links = 1;
+        first.hold(&link);
+    }
+    let tries = &Mutex::new(first);
     let link_tries = &CallTries::default();
     let congestion = remote.congestion();
     let result = policy
