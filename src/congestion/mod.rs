@@ -8,6 +8,7 @@ mod window;
 
 use std::sync::Mutex;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub use window::Signal;
@@ -36,6 +37,7 @@ pub enum Limit {
 #[derive(Debug)]
 pub struct Congestion {
     window: Mutex<Window>,
+    widened: Notify,
 }
 
 impl Congestion {
@@ -47,6 +49,7 @@ impl Congestion {
         };
         Congestion {
             window: Mutex::new(window),
+            widened: Notify::new(),
         }
     }
 
@@ -61,7 +64,19 @@ impl Congestion {
     }
 
     pub fn tell(&self, signal: Signal) {
-        self.lock().tell(signal, Instant::now());
+        let mut window = self.lock();
+        let before = window.width();
+        window.tell(signal, Instant::now());
+        let wider = window.width() > before;
+        drop(window);
+        if wider {
+            self.widened.notify_waiters();
+        }
+    }
+
+    /// Returns once the window has widened (uploads waiting for a place may start).
+    pub async fn widened(&self) {
+        self.widened.notified().await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Window> {

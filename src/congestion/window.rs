@@ -8,8 +8,8 @@
 //! per *round*, a window's worth of finished uploads (about one round trip of an upload):
 //!
 //! - **slow start**: the window doubles each round while the goodput keeps rising with it
-//!   (by a quarter at least); when a doubling does not pay, the window goes back halfway and
-//!   the search turns to
+//!   (by a quarter at least), one more upload for each link answered; when a doubling does
+//!   not pay, the window goes back halfway and the search turns to
 //! - **probing**: one more upload per round while the goodput holds; a probe that makes it fall
 //!   is taken back.
 //! - **overload**: an explicit "slow down" (COS `SlowDown`, HTTP 429 or 503) cuts the window,
@@ -204,6 +204,13 @@ impl Window {
                 self.fastest = Some(self.fastest.map_or(latency, |f| f.min(latency)));
                 self.round.latency_sum += latency;
                 self.round.answers += 1;
+                // Slow start widens with each link answered rather than at the round's end:
+                // one upload more for each answered, a doubling a round, each place there as
+                // soon as the link that earns it, half an upload sooner.
+                if self.phase == Phase::SlowStart {
+                    self.width = (self.width + 1).min(self.ceiling);
+                    self.widest = self.widest.max(self.width);
+                }
             }
             Signal::SlowDown => {
                 self.round.refused += 1;
@@ -234,7 +241,20 @@ impl Window {
                 }
                 self.cut(to, now);
             }
-            Signal::Busy => self.round.busy += 1,
+            Signal::Busy => {
+                self.round.busy += 1;
+                // Once a round, as a slow-down; judged as the answers come, so that a window
+                // doubled past the service's limit is narrowed before the round ends.
+                if !self.round.cut && self.round.overloaded(self.faults) == Some(true) {
+                    let to = self.narrower();
+                    tracing::debug!(
+                        from = self.width,
+                        to,
+                        "more busy answers at this width; fewer uploads at once"
+                    );
+                    self.cut(to, now);
+                }
+            }
         }
     }
 
@@ -270,26 +290,17 @@ impl Window {
             (Some(mean), Some(fastest)) => mean > fastest.mul_f64(QUEUE_FACTOR) + QUEUE_SLACK,
             _ => false,
         };
-        let overloaded = self.round.overloaded(self.faults);
-        if overloaded == Some(false) && self.round.width <= self.safe {
+        // Busy answers cut the window as they come (`tell`); a round they did not overload
+        // tells the service's rate of faults.
+        if self.round.overloaded(self.faults) == Some(false) && self.round.width <= self.safe {
             self.faults.0 += self.round.busy;
             self.faults.1 += self.round.answers + self.round.busy;
         }
-        let overloaded = overloaded == Some(true);
         let width = self.round.width;
         let grew = self.last.filter(|&(before, _)| width > before);
         let next = if self.round.refused > 0 {
             // Refused, and cut already: the next refusal cuts again.
             width
-        } else if overloaded && !self.round.cut {
-            let to = self.narrower();
-            tracing::debug!(
-                from = width,
-                to,
-                "more busy answers at this width; fewer uploads at once"
-            );
-            self.phase = Phase::Probing;
-            to
         } else if queued && !self.round.cut {
             self.phase = Phase::Probing;
             width - width / 8
@@ -299,7 +310,7 @@ impl Window {
                     self.phase = Phase::Probing;
                     before + (width - before) / 2
                 }
-                (Phase::SlowStart, _) => width * 2,
+                (Phase::SlowStart, _) => self.width,
                 (_, Some((before, r0))) if rate < r0 => before,
                 _ => width + 1,
             }
@@ -311,6 +322,7 @@ impl Window {
         if next == self.ceiling {
             self.phase = Phase::Probing;
         }
+        tracing::trace!(width, rate, next, "upload window round");
         self.last = Some((width, rate));
         self.width = next;
         self.widest = self.widest.max(next);

@@ -170,7 +170,12 @@ impl Uploader<'_> {
             if flight.uploading == 0 && awaited == 0 {
                 return Ok(());
             }
-            match flight.set.next().await {
+            let full = flight.set.len() >= congestion.allowed();
+            let landed = tokio::select! {
+                landed = flight.set.next() => landed,
+                () = congestion.widened(), if full => continue,
+            };
+            match landed {
                 None => return Ok(()),
                 Some(Landed::Upload(job, result, ms)) => {
                     flight.uploading -= 1;
