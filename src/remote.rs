@@ -206,7 +206,8 @@ impl Remote {
                 }
                 Err(e) => e,
             };
-            if let Some(pressure) = err.pressure() {
+            let pressure = err.pressure();
+            if let Some(pressure) = pressure {
                 self.congestion.tell(pressure.into());
             }
             if err.reaction() == Reaction::RefreshToken
@@ -227,7 +228,11 @@ impl Remote {
                     }
                 }
             }
-            return self.classify(err.errcode(), err.reaction(), err.into(), tries);
+            let crowded = pressure.is_some() && self.congestion.flowing();
+            return match self.classify(err.errcode(), err.reaction(), err.into(), tries) {
+                Attempt::Backoff(error) if crowded => Attempt::Crowded(error),
+                attempt => attempt,
+            };
         }
     }
 

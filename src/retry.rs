@@ -43,6 +43,10 @@ pub enum Attempt<T, E> {
     /// Something was renewed (a token, a link) or waited for elsewhere (the shared quota
     /// pause): try again at once.
     Again(E),
+    /// Refused as overload while other requests get through: the service is at capacity, not
+    /// down, and the upload window narrows in answer. Try again after a first retry's wait,
+    /// which does not grow: a growing one would leave the file behind the others for seconds.
+    Crowded(E),
     /// Trying again cannot help.
     Fail(E),
 }
@@ -89,14 +93,15 @@ impl RetryPolicy {
             let (error, wait) = match outcome {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Fail(error) => return Err(GaveUp::Failed(error)),
-                Attempt::Backoff(error) => (error, true),
-                Attempt::Again(error) => (error, false),
+                Attempt::Backoff(error) => (error, Some(tries - 1)),
+                Attempt::Crowded(error) => (error, Some(0)),
+                Attempt::Again(error) => (error, None),
             };
             if tries >= self.attempts.max(1) {
                 return Err(GaveUp::Exhausted { error, tries });
             }
-            if wait {
-                tokio::time::sleep(self.backoff(tries - 1)).await;
+            if let Some(retry) = wait {
+                tokio::time::sleep(self.backoff(retry)).await;
             }
         }
     }
@@ -193,5 +198,21 @@ mod tests {
         // Three waits of at most 100, 200 and 400 ms.
         let _: Result<(), _> = policy(4).run(|_| async { Attempt::Backoff("busy") }).await;
         assert!(start.elapsed() <= Duration::from_millis(700));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crowded_service_is_retried_after_waits_that_do_not_grow() {
+        let start = tokio::time::Instant::now();
+        // Nine waits of at most 100 ms each, where a growing backoff would allow 5.2 s.
+        let mut calls = 0;
+        let result: Result<(), _> = policy(10)
+            .run(|_| {
+                calls += 1;
+                async { Attempt::Crowded("at capacity") }
+            })
+            .await;
+        assert_eq!(calls, 10);
+        assert!(matches!(result, Err(GaveUp::Exhausted { tries: 10, .. })));
+        assert!(start.elapsed() <= Duration::from_millis(900));
     }
 }

@@ -7,6 +7,7 @@
 mod window;
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -24,6 +25,9 @@ impl From<Pressure> for Signal {
         }
     }
 }
+
+/// Uploads are flowing while one finished this recently.
+const FLOWING: Duration = Duration::from_secs(1);
 
 /// How wide the upload window may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,14 @@ impl Congestion {
     /// Uploads allowed in flight now.
     pub fn allowed(&self) -> usize {
         self.lock().width()
+    }
+
+    /// Whether uploads are getting through: one finished in the last [`FLOWING`]. A request
+    /// refused as overload meanwhile meets a service at capacity, not one that is down.
+    pub fn flowing(&self) -> bool {
+        self.lock()
+            .last_upload()
+            .is_some_and(|at| at.elapsed() < FLOWING)
     }
 
     /// The widest the window has been: what a report shows.

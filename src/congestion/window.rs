@@ -85,6 +85,8 @@ pub struct Window {
     safe: usize,
     /// The widest the window has been.
     widest: usize,
+    /// When an upload last finished.
+    last_upload: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -170,6 +172,7 @@ impl Window {
             faults: (0, 0),
             safe: usize::MAX,
             widest: width,
+            last_upload: None,
         }
     }
 
@@ -183,7 +186,15 @@ impl Window {
         self.widest
     }
 
+    /// When an upload last finished.
+    pub fn last_upload(&self) -> Option<Instant> {
+        self.last_upload
+    }
+
     pub fn tell(&mut self, signal: Signal, now: Instant) {
+        if signal == Signal::Uploaded {
+            self.last_upload = Some(now);
+        }
         if self.phase == Phase::Fixed {
             return;
         }

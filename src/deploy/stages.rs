@@ -153,12 +153,12 @@ impl Uploader<'_> {
         let congestion = self.remote.congestion();
         // Links of this stage still being asked for.
         let mut awaited = std::mem::take(&mut flight.asking);
-        for (key, link) in std::mem::take(&mut flight.early) {
-            self.start(flight, key, link);
-        }
+        let mut early = std::mem::take(&mut flight.early).into_iter();
         loop {
             while flight.set.len() < congestion.allowed() && !self.stop.is_cancelled() {
-                if let Some(key) = keys.next() {
+                if let Some((key, link)) = early.next() {
+                    self.start(flight, key, link);
+                } else if let Some(key) = keys.next() {
                     self.start(flight, key, None);
                 } else if let Some(key) = ahead.as_mut().and_then(|keys| keys.next()) {
                     flight.asking += 1;
@@ -167,7 +167,8 @@ impl Uploader<'_> {
                     break;
                 }
             }
-            if flight.uploading == 0 && awaited == 0 {
+            let waiting = early.len() > 0 && !self.stop.is_cancelled();
+            if flight.uploading == 0 && awaited == 0 && !waiting {
                 return Ok(());
             }
             let full = flight.set.len() >= congestion.allowed();

@@ -257,7 +257,11 @@ impl FileTries {
             Attempt::Again(UploadError::File(reason))
         } else if reaction == CosReaction::Retry {
             tracing::warn!(path = key, reason, "upload failed; retrying");
-            Attempt::Backoff(UploadError::GaveUp(reason))
+            let error = UploadError::GaveUp(reason);
+            match e.pressure().is_some() && congestion.flowing() {
+                true => Attempt::Crowded(error),
+                false => Attempt::Backoff(error),
+            }
         } else {
             Attempt::Fail(UploadError::File(reason))
         }
@@ -266,24 +270,25 @@ impl FileTries {
     /// A failed try, unless the file has spent its PUTs or its link requests: then the end of
     /// the file, saying how many tries it took.
     fn limit(&mut self, failed: Attempt<Uploaded, UploadError>) -> Attempt<Uploaded, UploadError> {
-        let (error, again) = match failed {
-            Attempt::Backoff(error) => (error, false),
-            Attempt::Again(error) => (error, true),
-            done_or_fail => return done_or_fail,
+        let retried = match &failed {
+            Attempt::Backoff(error) | Attempt::Again(error) | Attempt::Crowded(error) => error,
+            Attempt::Done(_) | Attempt::Fail(_) => return failed,
         };
-        let spent = self.puts.max(self.links);
-        if self.puts >= self.budget || (self.held.is_none() && self.links >= self.budget) {
-            return Attempt::Fail(error.after_tries(spent));
-        }
-        self.last = match &error {
+        self.last = match retried {
             UploadError::GaveUp(reason) => Some((true, reason.clone())),
             UploadError::File(reason) => Some((false, reason.clone())),
             _ => None,
         };
-        match again {
-            true => Attempt::Again(error),
-            false => Attempt::Backoff(error),
+        let spent = self.puts.max(self.links);
+        if self.puts >= self.budget || (self.held.is_none() && self.links >= self.budget) {
+            return match failed {
+                Attempt::Backoff(error) | Attempt::Again(error) | Attempt::Crowded(error) => {
+                    Attempt::Fail(error.after_tries(spent))
+                }
+                done_or_fail => done_or_fail,
+            };
         }
+        failed
     }
 }
 
@@ -393,6 +398,7 @@ fn link_of(
         Attempt::Done(link) => Ok(link),
         Attempt::Backoff(e) => Err(Attempt::Backoff(UploadError::GaveUp(e.to_string()))),
         Attempt::Again(e) => Err(Attempt::Again(UploadError::GaveUp(e.to_string()))),
+        Attempt::Crowded(e) => Err(Attempt::Crowded(UploadError::GaveUp(e.to_string()))),
         Attempt::Fail(e) if e.stops_deploy() => Err(Attempt::Fail(UploadError::Fatal(e))),
         Attempt::Fail(e) => Err(Attempt::Fail(UploadError::File(e.to_string()))),
     }
