@@ -13,8 +13,8 @@
 //! - **probing**: one more upload per round while the goodput holds; a probe that makes it fall
 //!   is taken back.
 //! - **overload**: an explicit "slow down" (COS `SlowDown`, HTTP 429 or 503) cuts the window,
-//!   once per round: by a quarter in slow start, which may have doubled past the service's
-//!   limit, by an eighth while probing, which passed it by one. Answers that may be load or may
+//!   once per round: by half in slow start, which may have doubled past the service's limit,
+//!   by an eighth while probing, which passed it by one. Answers that may be load or may
 //!   be a fault (errcode -1/-1000, other 5xx) cut it the same way only when a round has more of
 //!   them than the quietest round had (a flaky service fails at any width; an overloaded one
 //!   more the wider the window), and halve it in a burst (half of the recent answers), so that
@@ -239,9 +239,7 @@ impl Window {
                     self.end_round(now);
                 }
             }
-            Signal::Busy if self.recent.count_ones() >= BURST => {
-                // A burst is a cut's own measure: the next one needs a burst of its own.
-                self.recent = 0;
+            Signal::Busy if !self.round.cut && self.recent.count_ones() >= BURST => {
                 let to = self.width / 2;
                 if to < self.width {
                     tracing::warn!(
@@ -269,11 +267,11 @@ impl Window {
         }
     }
 
-    /// The width after a sign of overload: a quarter less in slow start, an eighth while
-    /// probing.
+    /// The width after a sign of overload: half in slow start, whose last doubling may have
+    /// passed the service's limit by as much, an eighth less while probing.
     fn narrower(&self) -> usize {
         let by = match self.phase {
-            Phase::SlowStart => self.width / 4,
+            Phase::SlowStart => self.width / 2,
             _ => self.width / 8,
         };
         self.width - by.max(1)
@@ -283,6 +281,8 @@ impl Window {
     fn cut(&mut self, to: usize, now: Instant) {
         self.width = to.clamp(1, self.width);
         self.safe = self.width;
+        // The answers so far were to the old width: the next burst is one of its own.
+        self.recent = 0;
         self.phase = Phase::Probing;
         // What was measured at the old width says nothing of the new one.
         self.last = None;
