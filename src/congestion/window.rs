@@ -239,32 +239,43 @@ impl Window {
                     self.end_round(now);
                 }
             }
-            Signal::Busy if !self.round.cut && self.recent.count_ones() >= BURST => {
-                let to = self.width / 2;
-                if to < self.width {
-                    tracing::warn!(
-                        from = self.width,
-                        to,
-                        "the service is overloaded; fewer uploads at once"
-                    );
-                }
-                self.cut(to, now);
+            // Its own measure: the answers before a cut do not count (`cut`).
+            Signal::Busy if self.recent.count_ones() >= BURST => {
+                self.overloaded(now);
             }
             Signal::Busy => {
                 self.round.busy += 1;
                 // Once a round, as a slow-down; judged as the answers come, so that a window
                 // doubled past the service's limit is narrowed before the round ends.
                 if !self.round.cut && self.round.overloaded(self.faults) == Some(true) {
-                    let to = self.narrower();
-                    tracing::debug!(
-                        from = self.width,
-                        to,
-                        "more busy answers at this width; fewer uploads at once"
-                    );
-                    self.cut(to, now);
+                    // Half of the round's answers or more: a storm, not a limit met.
+                    if self.round.busy * 2 >= self.round.answers + self.round.busy {
+                        self.overloaded(now);
+                    } else {
+                        let to = self.narrower();
+                        tracing::debug!(
+                            from = self.width,
+                            to,
+                            "more busy answers at this width; fewer uploads at once"
+                        );
+                        self.cut(to, now);
+                    }
                 }
             }
         }
+    }
+
+    /// Halves the window, saying so: the service answers busy to half the requests or more.
+    fn overloaded(&mut self, now: Instant) {
+        let to = self.width / 2;
+        if to < self.width {
+            tracing::warn!(
+                from = self.width,
+                to,
+                "the service is overloaded; fewer uploads at once"
+            );
+        }
+        self.cut(to, now);
     }
 
     /// The width after a sign of overload: half in slow start, whose last doubling may have

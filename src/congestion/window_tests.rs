@@ -166,20 +166,24 @@ fn faults_at_any_width_do_not_keep_a_far_service_narrow() {
 }
 
 #[test]
-fn busy_answers_past_the_faults_cut_it_once_a_round() {
+fn busy_answers_past_the_faults_cut_it_by_an_eighth_and_a_storm_halves_it() {
     let now = Instant::now();
     let mut window = Window::adaptive(64, now);
     run(&mut window, &Path::far(100), 6);
     assert_eq!(window.width(), 64);
-    // A service that never failed: eight busy answers are overload, not faults.
+    // A service that never failed: two busy answers among ten are a limit met, not faults.
     for _ in 0..BUSY_SAMPLE {
-        window.tell(Signal::Busy, now);
+        window.tell(Signal::Answered(Duration::from_millis(50)), now);
     }
+    window.tell(Signal::Busy, now);
+    assert_eq!(window.width(), 64);
+    window.tell(Signal::Busy, now);
     assert_eq!(window.width(), 56);
+    // Half of the answers since: a storm.
     for _ in 0..BURST {
         window.tell(Signal::Busy, now);
     }
-    assert_eq!(window.width(), 56);
+    assert_eq!(window.width(), 28);
 }
 
 #[test]

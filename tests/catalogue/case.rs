@@ -66,7 +66,9 @@ pub enum Says {
 pub enum Sent {
     /// No request at all: the input is refused before any.
     Nothing,
-    /// Exactly this many upload links asked (`staticuploadfile`).
+    /// Exactly this many upload links asked (`staticuploadfile`). The page's link is asked
+    /// while the asset before it uploads, so the two-file site's failing asset makes one more
+    /// than its own tries.
     Links(u64),
     /// Exactly this many requests: the first try and the retries.
     Requests(u64),

@@ -17,7 +17,7 @@ pub const ROWS: &[Case] = &[
         exit: 1,
         cause: &["signed_url is not an http(s) URL", "sign=[redacted]"],
         fix: &["please report it", "deploy again"],
-        sent: Sent::Links(1),
+        sent: Sent::Links(2),
         hidden: &["deadbeef"],
         ..ROW
     },
@@ -33,7 +33,7 @@ pub const ROWS: &[Case] = &[
         exit: 1,
         cause: &["unexpected shape", "missing field `token`"],
         fix: &["please report it"],
-        sent: Sent::Links(1),
+        sent: Sent::Links(2),
         ..ROW
     },
     Case {
@@ -51,7 +51,7 @@ pub const ROWS: &[Case] = &[
             "garbage\\\\u{0}\\\\u{7}",
         ],
         fix: &["fix that and deploy again"],
-        sent: Sent::Links(1),
+        sent: Sent::Links(2),
         ..ROW
     },
     Case {
@@ -70,7 +70,7 @@ pub const ROWS: &[Case] = &[
         exit: 1,
         cause: &["upload refused: HTTP 403 AccessDenied (Access Denied.)"],
         fix: &["fix that and deploy again"],
-        sent: Sent::Links(1),
+        sent: Sent::Links(2),
         ..ROW
     },
     Case {
@@ -85,7 +85,7 @@ pub const ROWS: &[Case] = &[
         exit: 1,
         cause: &["does not match the MD5 of the bytes sent (gave up after 10 tries)"],
         fix: &["fix that and deploy again"],
-        sent: Sent::Links(10),
+        sent: Sent::Links(11),
         ..ROW
     },
     Case {
