@@ -60,12 +60,7 @@ pub const DEV_ACCESS_TOKEN: &str = "emulator-dev-token";
 /// The API base URL of an emulator listening at `addr` (one listening on every address is
 /// reached on loopback).
 pub fn api_url(addr: SocketAddr) -> url::Url {
-    let addr = shared::advertised(addr);
-    let mut url = url::Url::parse("http://127.0.0.1/").expect("a constant URL parses");
-    // An http URL takes any IP host and port.
-    let _ = url.set_ip_host(addr.ip());
-    let _ = url.set_port(Some(addr.port()));
-    url
+    shared::advertised_url(addr)
 }
 
 /// How the emulator is started. Build with [`EmulatorOptions::new`], then adjust fields.
@@ -94,6 +89,13 @@ pub struct EmulatorOptions {
     /// Keep every credential handed out, for [`Emulator::issued_credentials`] (off by
     /// default: a long-running emulator would hold them all).
     pub record_credentials: bool,
+    /// Where clients reach the emulator, when a front (a TLS-terminating proxy, say) forwards
+    /// to it: an http(s) URL with no query. Upload and share links, [`Emulator::base_url`] and
+    /// [`Emulator::api_url`] then point there, and the websites are at `ENV.localhost` on its
+    /// port and with its scheme. Requests must reach the emulator with the path and `Host`
+    /// they had, so a front that forwards paths unchanged takes a URL without one. `None`
+    /// (the default): `http://ADDR`.
+    pub public_url: Option<url::Url>,
 }
 
 /// See [`EmulatorOptions::on_put`].
@@ -121,6 +123,7 @@ impl EmulatorOptions {
             faults: Faults::default(),
             on_put: None,
             record_credentials: false,
+            public_url: None,
         }
     }
 }
@@ -160,6 +163,8 @@ pub enum EmulatorError {
         "emulator state file {path} is unreadable ({reason}); remove it or choose another folder (--data; with api_base = \"local\", state_dir)"
     )]
     CorruptState { path: PathBuf, reason: String },
+    #[error("the emulator's public URL {0} is not an http(s) URL with a host and no query")]
+    PublicUrl(url::Url),
     #[error("emulator failed internally: {0}")]
     Internal(String),
 }
@@ -193,19 +198,21 @@ impl Emulator {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`: the `api_base` for clients.
+    /// `http://127.0.0.1:PORT`, or the `public_url` without its final `/`: the `api_base`
+    /// for clients.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
     }
 
-    /// The API base URL, as [`api_url`] gives it for the address bound.
+    /// The API base URL: [`api_url`] of the address bound, or the `public_url`.
     pub fn api_url(&self) -> url::Url {
-        api_url(self.addr)
+        self.shared.public.clone()
     }
 
-    /// `http://ENV.localhost:PORT/`: where the env's website is served.
+    /// `http://ENV.localhost:PORT/` (with the `public_url`'s scheme and port, if given): where
+    /// the env's website is served.
     pub fn site_url(&self, env: &str) -> String {
-        format!("http://{}/", self.shared.domain(env))
+        self.shared.site_url(env)
     }
 
     /// A snapshot of the request counters.

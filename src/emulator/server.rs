@@ -155,7 +155,7 @@ fn index_page(shared: &Shared) -> Response<Body> {
     } else {
         body.push_str("<ul>\n");
         for (env, _) in stores {
-            let url = html_escape(&format!("http://{}/", shared.domain(&env)));
+            let url = html_escape(&shared.site_url(&env));
             body.push_str(&format!(
                 "<li>{} — <a href=\"{url}\">{url}</a></li>\n",
                 html_escape(&env)

@@ -20,7 +20,9 @@ use super::{EmulatorError, EmulatorOptions, lock};
 /// Everything the handlers share.
 pub(crate) struct Shared {
     pub addr: SocketAddr,
-    /// `http://IP:PORT`, the API base and the host of signed links.
+    /// Where clients reach the emulator: `http://IP:PORT/`, or the `public_url`.
+    pub public: url::Url,
+    /// `public` without its final `/`: the API base and the prefix of signed links.
     pub base_url: String,
     pub link_lifetime: Duration,
     pub create_delay: Duration,
@@ -41,9 +43,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// `ENV.localhost:PORT`: the env's website host.
+    /// `ENV.localhost:PORT`, on the port of `public`: the env's website host.
     pub(crate) fn domain(&self, env: &str) -> String {
-        format!("{env}.localhost:{}", self.addr.port())
+        let port = self
+            .public
+            .port_or_known_default()
+            .unwrap_or(self.addr.port());
+        format!("{env}.localhost:{port}")
+    }
+
+    /// `SCHEME://ENV.localhost:PORT/`, with the scheme of `public`: the env's website.
+    pub(crate) fn site_url(&self, env: &str) -> String {
+        format!("{}://{}/", self.public.scheme(), self.domain(env))
     }
 
     pub(crate) fn bucket(env: &str) -> String {
@@ -104,6 +115,7 @@ impl Shared {
 pub(crate) async fn prepare(
     opts: EmulatorOptions,
 ) -> Result<(Arc<Shared>, TcpListener), EmulatorError> {
+    let public_url = opts.public_url.map(checked_public_url).transpose()?;
     let dir = opts.data_dir.clone();
     let state = tokio::task::spawn_blocking(move || StoreState::open(&dir))
         .await
@@ -122,9 +134,11 @@ pub(crate) async fn prepare(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => tracing::warn!(error = %e, "could not read saved upload links"),
     }
+    let public = public_url.unwrap_or_else(|| advertised_url(addr));
     let shared = Shared {
         addr,
-        base_url: format!("http://{}", advertised(addr)),
+        base_url: public.as_str().trim_end_matches('/').to_owned(),
+        public,
         link_lifetime: opts.link_lifetime,
         create_delay: opts.create_delay,
         list_page_size: opts.list_page_size.max(1),
@@ -142,6 +156,19 @@ pub(crate) async fn prepare(
     Ok((Arc::new(shared), listener))
 }
 
+/// `url`, if links can be made from it: http(s), a host, no query or fragment.
+fn checked_public_url(url: url::Url) -> Result<url::Url, EmulatorError> {
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if usable {
+        Ok(url)
+    } else {
+        Err(EmulatorError::PublicUrl(url))
+    }
+}
+
 /// The address clients should use: the bound one, or loopback when bound to all interfaces.
 pub(crate) fn advertised(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
@@ -149,4 +176,14 @@ pub(crate) fn advertised(addr: SocketAddr) -> SocketAddr {
         IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
         _ => addr,
     }
+}
+
+/// `http://IP:PORT/` of the [`advertised`] address.
+pub(crate) fn advertised_url(addr: SocketAddr) -> url::Url {
+    let addr = advertised(addr);
+    let mut url = url::Url::parse("http://127.0.0.1/").expect("a constant URL parses");
+    // An http URL takes any IP host and port.
+    let _ = url.set_ip_host(addr.ip());
+    let _ = url.set_port(Some(addr.port()));
+    url
 }

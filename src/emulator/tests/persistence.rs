@@ -89,4 +89,15 @@ async fn start_errors_name_what_to_fix() {
         .expect("corrupt state");
     assert!(matches!(err, EmulatorError::CorruptState { .. }), "{err}");
     assert!(err.to_string().contains("stores.json"), "{err}");
+
+    for public in ["ftp://front.example/", "https://front.example/?a=b"] {
+        let mut opts = options(h.dir.path());
+        opts.public_url = Some(url::Url::parse(public).expect("url"));
+        let err = Emulator::start(opts)
+            .await
+            .err()
+            .expect("unusable public URL");
+        assert!(matches!(err, EmulatorError::PublicUrl(_)), "{err}");
+        assert!(err.to_string().contains(public), "{err}");
+    }
 }

@@ -4,9 +4,13 @@ use md5::{Digest, Md5};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::super::DEV_ACCESS_TOKEN;
 use super::{Harness, xml_error};
 
 const LIST: &str = "componenttcb/staticfilelist";
+const CREATE: &str = "componenttcb/createstaticstore";
+const DESCRIBE: &str = "componenttcb/describestaticstore";
+const LINK: &str = "componenttcb/staticuploadfile";
 
 #[tokio::test]
 async fn put_stores_bytes_with_md5_etag_and_metadata() {
@@ -273,4 +277,33 @@ async fn streamed_body_without_length_is_stored_whole() {
     assert_eq!(stored.md5, hex::encode(Md5::digest(&bytes)));
     assert!(stored.bytes == bytes);
     assert_eq!(h.emu.counters().put_bytes, bytes.len() as u64);
+}
+
+#[tokio::test]
+async fn links_point_at_the_public_url_and_check_at_the_address_bound() {
+    let public = url::Url::parse("https://front.example:8443/").expect("url");
+    let h = Harness::start_with(|o| o.public_url = Some(public)).await;
+    assert_eq!(h.emu.base_url(), "https://front.example:8443");
+    assert_eq!(h.emu.site_url("demo"), "https://demo.localhost:8443/");
+    // What a front forwarding paths unchanged would send on: the same path at the address bound.
+    let bound = format!("http://{}", h.emu.addr());
+    let call = |path: &str| format!("{bound}/{path}?access_token={DEV_ACCESS_TOKEN}");
+    let env = json!({ "env": "demo" });
+    let created = h.post_json(&call(CREATE), env.clone()).await;
+    assert_eq!(created["errcode"], 0, "{created}");
+    let described = h.post_json(&call(DESCRIBE), env).await;
+    assert_eq!(described["Data"][0]["domain"], "demo.localhost:8443");
+    let body = json!({ "env": "demo", "filename": "a b.txt" });
+    let link = h.post_json(&call(LINK), body).await;
+    let signed = link["signed_url"].as_str().expect("signed_url");
+    let rest = signed
+        .strip_prefix("https://front.example:8443/")
+        .unwrap_or_else(|| panic!("{signed}"));
+    let token = link["token"].as_str().expect("token");
+    let response = h.put(&format!("{bound}/{rest}"), token, b"forwarded").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        h.emu.object("demo", "a b.txt").expect("stored").bytes,
+        b"forwarded"
+    );
 }
