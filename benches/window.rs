@@ -5,7 +5,10 @@
 //! 1. `far` (T1): 600 small files, 100 ms added to every API call and PUT, default settings:
 //!    at most 0.5× the wall time of the official CloudBase CLI's strategy (every file, 20 at
 //!    once, no retry; modelled here on the product's API client, not in the product), and at
-//!    least 80 % of the ideal at the window reached (`files × 200 ms / window`).
+//!    least 80 % of the ideal at the window reached (`files × 200 ms / window`) while it
+//!    uploads: the deploy's wall time less what comes before its first upload (a token, the
+//!    store's description and listing, the scan and plan), measured as a `plan` of the same
+//!    folder to a fresh environment. The figure for the whole deploy is printed beside it.
 //! 2. `near` (T2, T4): the upload benchmark's 5,000 files at 20 + 20 ms: default settings at
 //!    least as fast as a fixed 16, opening at most `window + 8` connections.
 //! 3. `admits` (T3): an emulator admitting 24 requests at once (`--max-inflight 24`), 100 ms
@@ -206,20 +209,24 @@ fn bench_far(lab: &Lab) -> BenchResult<Vec<Row>> {
         "emulator-far",
         &["--api-latency-ms", "100", "--put-latency-ms", "100"],
     )?;
-    let (mut ours, mut theirs, mut efficiency) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut whole, mut uploading) = (Vec::new(), Vec::new());
     for run in 1..=2 {
         let cli = official_cli(&emulator, &format!("far-cli-{run}"), &tree.dir)?;
         let done = deploy(lab, &emulator, &format!("far-tool-{run}"), &tree.dir, &[])?;
+        let before = startup(lab, &emulator, &format!("far-plan-{run}"), &tree.dir)?;
         let ideal = tree.files as f64 * 0.2 / done.window as f64;
         eprintln!(
-            "  run {run}: official CLI's strategy {cli:.2} s; tcb-deploy {:.2} s, window {}, {} connections (ideal at its window {ideal:.2} s)",
+            "  run {run}: official CLI's strategy {cli:.2} s; tcb-deploy {:.2} s ({before:.2} s of it before the first upload, as `plan` takes), window {}, {} connections (ideal at its window {ideal:.2} s)",
             done.wall, done.window, done.connections
         );
         theirs.push(cli);
         ours.push(done.wall);
-        efficiency.push(ideal / done.wall);
+        whole.push(ideal / done.wall);
+        uploading.push(ideal / (done.wall - before));
     }
-    let (ours, theirs, efficiency) = (Stats::of(&ours), Stats::of(&theirs), Stats::of(&efficiency));
+    let (ours, theirs) = (Stats::of(&ours), Stats::of(&theirs));
+    let (whole, uploading) = (Stats::of(&whole), Stats::of(&uploading));
     let ratio = ours.median / theirs.median;
     Ok(vec![
         Row {
@@ -231,12 +238,30 @@ fn bench_far(lab: &Lab) -> BenchResult<Vec<Row>> {
         },
         Row {
             target: format!("T1 {} files, efficiency at the window reached", tree.files),
-            measured: format!("median {:.1} %", efficiency.median * 100.0),
+            measured: format!(
+                "median {:.1} % of the uploads' time ({:.1} % of the whole deploy)",
+                uploading.median * 100.0,
+                whole.median * 100.0
+            ),
             peer: "files × 200 ms / window".into(),
             limit: "≥ 80 %".into(),
-            pass: efficiency.median >= 0.8,
+            pass: uploading.median >= 0.8,
         },
     ])
+}
+
+/// How long a deploy of `dir` to a fresh `env` takes before its first upload (a token, the
+/// store's description and listing, the scan and the plan): the wall time of `plan`.
+fn startup(lab: &Lab, emulator: &Emulator, env: &str, dir: &Path) -> BenchResult<f64> {
+    emulator.create(env)?;
+    let timing = emulator
+        .tool()
+        .args(["-q", "plan", "--env", env, "--dir"])
+        .arg(dir)
+        .arg("--state-dir")
+        .arg(lab.path(&format!("state-{env}")))
+        .timed(&lab.path(&format!("time-{env}.txt")), None)?;
+    Ok(timing.wall)
 }
 
 fn bench_near(lab: &Lab) -> BenchResult<Vec<Row>> {
