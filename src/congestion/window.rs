@@ -227,13 +227,7 @@ impl Window {
                 self.round.refused += 1;
                 // Once a round: the refusals of one round all answer the same width.
                 if !self.round.cut {
-                    let to = self.narrower();
-                    tracing::debug!(
-                        from = self.width,
-                        to,
-                        "the service asks to slow down; fewer uploads at once"
-                    );
-                    self.cut(to, now);
+                    self.narrow("the service asks to slow down; fewer uploads at once", now);
                 }
                 if self.round.over() {
                     self.end_round(now);
@@ -252,17 +246,22 @@ impl Window {
                     if self.round.busy * 2 >= self.round.answers + self.round.busy {
                         self.overloaded(now);
                     } else {
-                        let to = self.narrower();
-                        tracing::debug!(
-                            from = self.width,
-                            to,
-                            "more busy answers at this width; fewer uploads at once"
+                        self.narrow(
+                            "more busy answers at this width; fewer uploads at once",
+                            now,
                         );
-                        self.cut(to, now);
                     }
                 }
             }
         }
+    }
+
+    /// Narrows the window as a sign of overload does ([`Window::narrower`]), saying why at
+    /// debug level.
+    fn narrow(&mut self, why: &'static str, now: Instant) {
+        let to = self.narrower();
+        tracing::debug!(from = self.width, to, "{why}");
+        self.cut(to, now);
     }
 
     /// Halves the window, saying so: the service answers busy to half the requests or more.
