@@ -162,17 +162,22 @@ impl ApiClient {
 /// How long a signed link is valid, from its COS signature's `q-sign-time=START;END` (in the
 /// `sign` parameter, or as a parameter of its own). Measured as END − START, so that it does not
 /// depend on this machine's clock agreeing with the service's. `None` when the link does not
-/// say.
+/// say. Only the query is read, without parsing the whole URL again: every link was checked to
+/// be an http(s) URL when it was handed out ([`check_upload_link`]).
+///
+/// [`check_upload_link`]: super::check_upload_link
 pub fn link_lifetime(signed_url: &str) -> Option<Duration> {
-    let url = url::Url::parse(signed_url).ok()?;
-    let time = url
-        .query_pairs()
-        .find_map(|(name, value)| match name.as_ref() {
-            "q-sign-time" => Some(value.into_owned()),
-            "sign" => url::form_urlencoded::parse(value.as_bytes())
-                .find(|(inner, _)| inner == "q-sign-time")
-                .map(|(_, time)| time.into_owned()),
-            _ => None,
+    let (_, query) = signed_url.split_once('?')?;
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    let time =
+        url::form_urlencoded::parse(query.as_bytes()).find_map(|(name, value)| {
+            match name.as_ref() {
+                "q-sign-time" => Some(value.into_owned()),
+                "sign" => url::form_urlencoded::parse(value.as_bytes())
+                    .find(|(inner, _)| inner == "q-sign-time")
+                    .map(|(_, time)| time.into_owned()),
+                _ => None,
+            }
         })?;
     let (start, end) = time.split_once(';')?;
     let (start, end) = (start.parse::<u64>().ok()?, end.parse::<u64>().ok()?);

@@ -2,6 +2,7 @@
 //! (hash), what was last deployed from it (manifest), and what a store key may hold (key).
 //! Nothing here talks to the network.
 
+pub mod cached;
 pub mod hash;
 pub mod headers;
 pub mod ignore_rules;
