@@ -3,9 +3,9 @@
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use tcb_deploy::cli::{Cli, Command, LogFormat, error_line};
+use tcb_deploy::cli::{Cli, LogFormat, error_line};
 use tcb_deploy::{ExitCode, logging};
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::Runtime;
 
 fn main() -> std::process::ExitCode {
     tcb_deploy::memory::tune_allocator();
@@ -27,14 +27,21 @@ fn main() -> std::process::ExitCode {
     };
     let log_format = cli.log_format;
     logging::init(log_format, cli.verbose, cli.quiet);
-    let runtime = match runtime_for(&cli.command) {
+    let runtime = match Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::Remote.into();
         }
     };
-    match runtime.block_on(tcb_deploy::run(cli)) {
+    // The command runs as a task of the runtime, beside the tasks of its connections, not on
+    // this thread: each request and answer would otherwise cross between threads, which cost
+    // a deploy of small files more CPU than the requests themselves.
+    let outcome = match runtime.block_on(runtime.spawn(tcb_deploy::run(cli))) {
+        Ok(outcome) => outcome,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    match outcome {
         Ok(code) => code.into(),
         Err(e) => {
             let code = e.exit_code();
@@ -45,17 +52,5 @@ fn main() -> std::process::ExitCode {
             }
             code.into()
         }
-    }
-}
-
-/// The runtime a command runs on. The watch daemon and the emulator serve many sites or
-/// clients at once: a worker thread per core. Every other command is one task that mostly
-/// waits on the network, while the scan, the hashing and file reads run on threads of their
-/// own: on one thread, the wakeups of its requests and answers need no hand-off between
-/// threads, which cost a deploy of small files more CPU than the requests themselves.
-fn runtime_for(command: &Command) -> std::io::Result<Runtime> {
-    match command {
-        Command::Watch(_) | Command::Emulator(_) => Runtime::new(),
-        _ => Builder::new_current_thread().enable_all().build(),
     }
 }

@@ -42,7 +42,7 @@ pub struct DaemonSettings {
 }
 
 /// Reads the configuration again, for SIGHUP.
-pub type Reload = Box<dyn Fn() -> Result<Vec<Site>, Error> + Send>;
+pub type Reload = Box<dyn Fn() -> Result<Vec<Site>, Error> + Send + Sync>;
 
 pub struct Daemon {
     pub remote: Arc<Remote>,
