@@ -70,6 +70,9 @@ pub enum Sent {
     /// while the asset before it uploads, so the two-file site's failing asset makes one more
     /// than its own tries.
     Links(u64),
+    /// At most this many upload links: the asset's link is refused at its answer, which may
+    /// come before the page's link, asked ahead, is sent.
+    LinksAtMost(u64),
     /// Exactly this many requests: the first try and the retries.
     Requests(u64),
     /// Whatever the failure takes.

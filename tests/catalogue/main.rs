@@ -187,6 +187,12 @@ async fn check(case: &'static Case) -> Vec<String> {
         Sent::Links(n) if sent.links != n => {
             problems.push(format!("{} upload links asked, not {n}", sent.links));
         }
+        Sent::LinksAtMost(n) if sent.links > n => {
+            problems.push(format!(
+                "{} upload links asked, not at most {n}",
+                sent.links
+            ));
+        }
         Sent::Requests(n) if sent.requests != n => {
             problems.push(format!("{} requests, not {n}", sent.requests));
         }

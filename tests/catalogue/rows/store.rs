@@ -17,7 +17,7 @@ pub const ROWS: &[Case] = &[
         exit: 1,
         cause: &["signed_url is not an http(s) URL", "sign=[redacted]"],
         fix: &["please report it", "deploy again"],
-        sent: Sent::Links(2),
+        sent: Sent::LinksAtMost(2),
         hidden: &["deadbeef"],
         ..ROW
     },
@@ -33,7 +33,7 @@ pub const ROWS: &[Case] = &[
         exit: 1,
         cause: &["unexpected shape", "missing field `token`"],
         fix: &["please report it"],
-        sent: Sent::Links(2),
+        sent: Sent::LinksAtMost(2),
         ..ROW
     },
     Case {
