@@ -228,7 +228,7 @@ impl Remote {
                     }
                 }
             }
-            let crowded = pressure.is_some() && self.congestion.flowing();
+            let crowded = self.congestion.crowded(pressure);
             return match self.classify(err.errcode(), err.reaction(), err.into(), tries) {
                 Attempt::Backoff(error) if crowded => Attempt::Crowded(error),
                 attempt => attempt,

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 use tokio::time::Instant;
 
 pub use window::Signal;
@@ -62,12 +63,15 @@ impl Congestion {
         self.lock().width()
     }
 
-    /// Whether uploads are getting through: one finished in the last [`FLOWING`]. A request
-    /// refused as overload meanwhile meets a service at capacity, not one that is down.
-    pub fn flowing(&self) -> bool {
-        self.lock()
-            .last_upload()
-            .is_some_and(|at| at.elapsed() < FLOWING)
+    /// Whether a request refused with this `pressure` met a service at capacity, not one that
+    /// is down: it was refused as overload while uploads get through (one finished in the
+    /// last [`FLOWING`]). Its retry then needs no growing wait (`Attempt::Crowded`).
+    pub fn crowded(&self, pressure: Option<Pressure>) -> bool {
+        pressure.is_some()
+            && self
+                .lock()
+                .last_upload()
+                .is_some_and(|at| at.elapsed() < FLOWING)
     }
 
     /// The widest the window has been: what a report shows.
@@ -86,9 +90,11 @@ impl Congestion {
         }
     }
 
-    /// Returns once the window has widened (uploads waiting for a place may start).
-    pub async fn widened(&self) {
-        self.widened.notified().await;
+    /// Completes once the window widens (uploads waiting for a place may start). Enable it
+    /// ([`Notified::enable`]) before looking at [`Congestion::allowed`], so that a widening in
+    /// between is not missed.
+    pub fn widened(&self) -> Notified<'_> {
+        self.widened.notified()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Window> {

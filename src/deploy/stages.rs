@@ -155,6 +155,9 @@ impl Uploader<'_> {
         let mut awaited = std::mem::take(&mut flight.asking);
         let mut early = std::mem::take(&mut flight.early).into_iter();
         loop {
+            let widened = congestion.widened();
+            tokio::pin!(widened);
+            widened.as_mut().enable();
             while flight.set.len() < congestion.allowed() && !self.stop.is_cancelled() {
                 if let Some((key, link)) = early.next() {
                     self.start(flight, key, link);
@@ -174,7 +177,7 @@ impl Uploader<'_> {
             let full = flight.set.len() >= congestion.allowed();
             let landed = tokio::select! {
                 landed = flight.set.next() => landed,
-                () = congestion.widened(), if full => continue,
+                () = &mut widened, if full => continue,
             };
             match landed {
                 None => return Ok(()),

@@ -263,7 +263,7 @@ impl FileTries {
         } else if reaction == CosReaction::Retry {
             tracing::warn!(path = key, reason, "upload failed; retrying");
             let error = UploadError::GaveUp(reason);
-            match e.pressure().is_some() && congestion.flowing() {
+            match congestion.crowded(e.pressure()) {
                 true => Attempt::Crowded(error),
                 false => Attempt::Backoff(error),
             }
