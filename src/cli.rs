@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::Shard;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tcb-deploy",
@@ -92,10 +94,16 @@ pub struct CompletionsArgs {
 /// Which site to deploy and how.
 #[derive(Debug, Args)]
 pub struct SiteArgs {
-    /// Environment id (default: `env` from the config, or TCB_ENV). Without --dir, picks the
-    /// [[site]] tables of this environment.
-    #[arg(long)]
-    pub env: Option<String>,
+    /// Environment id (default: `env` from the config, or TCB_ENV); give it again for more.
+    /// Without --dir, picks the [[site]] tables of these environments.
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// A file of environment ids, one a line (# comments; `-` reads standard input).
+    #[arg(long, value_name = "FILE")]
+    pub envs_file: Option<PathBuf>,
+    /// Keep only the environments of shard K of N (by a stable hash of the id), e.g. 2/4.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     /// The build-output folder to deploy (instead of the config's [[site]] tables).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,

@@ -41,6 +41,16 @@ pub enum Error {
         path: String,
         reason: String,
     },
+    /// Some environments of a rollout failed; the others were deployed (exit 1).
+    #[error(
+        "{failed} of {total} environments failed, the first {env}: {reason}; the others are deployed, so fix that and deploy again"
+    )]
+    EnvsFailed {
+        failed: usize,
+        total: usize,
+        env: String,
+        reason: String,
+    },
     /// Some appids were refused; the others were shared (exit 1).
     #[error(
         "{failed} of {asked} appids not shared, the first {appid}: {errmsg}; check the appids and share again"
@@ -68,7 +78,9 @@ impl Error {
             Self::Deploy(_) => ExitCode::Usage,
             Self::WaitTimeout { .. } => ExitCode::Remote,
             Self::Output(_) => ExitCode::Remote,
-            Self::UploadsFailed { .. } | Self::ShareFailed { .. } => ExitCode::Partial,
+            Self::UploadsFailed { .. } | Self::ShareFailed { .. } | Self::EnvsFailed { .. } => {
+                ExitCode::Partial
+            }
         }
     }
 

@@ -59,6 +59,17 @@ impl RemoteError {
         self.is_permanent() || matches!(self, Self::RepeatedUnknown { .. })
     }
 
+    /// Whether the failure is one environment's, not every call's: that environment refused
+    /// (see `ErrCode::concerns_one_env`), an errcode the tool does not know, or a service that
+    /// kept failing for it after retries.
+    pub fn concerns_one_env(&self) -> bool {
+        match self {
+            Self::Api(e) => !e.is_permanent() || e.errcode().is_some_and(|c| c.concerns_one_env()),
+            Self::Auth(e) => e.is_transient(),
+            Self::RepeatedUnknown { .. } => true,
+        }
+    }
+
     /// What the service answered, without advice.
     pub fn answer(&self) -> String {
         match self {

@@ -457,6 +457,7 @@ async fn a_resting_site_reloads_its_manifest_and_uploads_only_what_changed() {
     std::fs::write(dir.join("app.css"), "p { color: red }").expect("write");
     let site = Site {
         name: "site".into(),
+        group: "site".into(),
         env: "site".into(),
         dir: dir.clone(),
         prefix: String::new(),

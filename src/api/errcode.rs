@@ -197,6 +197,13 @@ impl ErrCode {
         )
     }
 
+    /// Whether the code refuses one environment (the env id, its merchant's authorisation or
+    /// permissions, its cloud-development privilege) rather than the caller: a rollout to many
+    /// environments reports that one and goes on with the others.
+    pub fn concerns_one_env(self) -> bool {
+        matches!(self.0, 40097 | 61003 | 61007 | 85088)
+    }
+
     /// Whether the code says the service is overloaded (-1, -1000).
     pub fn overloaded(self) -> bool {
         self.reaction() == Reaction::Retry

@@ -8,6 +8,7 @@
 //! (the sites); `error.rs` says why a configuration is refused.
 
 mod daemon;
+mod envs;
 mod error;
 mod limits;
 mod settings;
@@ -24,6 +25,7 @@ use crate::auth::{AuthorizerSource, ComponentSource};
 use crate::remote::Pacing;
 use crate::secret::Secret;
 pub use daemon::WatchConfig;
+pub use envs::{EnvList, Origin, Shard};
 pub use error::ConfigError;
 pub use limits::{DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_DURATION, MAX_RETRY_ATTEMPTS};
 pub use settings::{ENV_PREFIX, RuleSettings, Settings, SiteSettings};

@@ -76,6 +76,10 @@ pub struct SiteSettings {
     pub name: Option<String>,
     /// The environment (default: the top-level `env`).
     pub env: Option<String>,
+    /// Many environments, all given the same folder (instead of `env`).
+    pub envs: Option<Vec<String>>,
+    /// A file of environment ids, one a line (instead of `env`).
+    pub envs_file: Option<PathBuf>,
     /// The build-output folder.
     pub dir: PathBuf,
     /// Folder in the store to deploy under, e.g. "docs/" (default: the root).
@@ -114,6 +118,9 @@ impl Settings {
         for site in self.site.iter_mut().flatten() {
             if site.dir.is_relative() {
                 site.dir = base.join(&site.dir);
+            }
+            if let Some(file) = site.envs_file.as_mut().filter(|f| f.is_relative()) {
+                *file = base.join(&*file);
             }
         }
     }
@@ -207,7 +214,16 @@ impl Settings {
 }
 
 /// The keys of a `[[site]]` table and of a `[[site.rules]]` table.
-const SITE_KEYS: &[&str] = &["name", "env", "dir", "prefix", "ignore", "rules"];
+const SITE_KEYS: &[&str] = &[
+    "name",
+    "env",
+    "envs",
+    "envs_file",
+    "dir",
+    "prefix",
+    "ignore",
+    "rules",
+];
 const RULE_KEYS: &[&str] = &["glob", "cache_control", "content_type"];
 
 fn unknown_key(path: &Path, key: String) -> ConfigError {

@@ -12,6 +12,7 @@ use super::checkpoint::{Checkpoint, forget_replaced};
 use super::gather::{Inputs, Start, gather};
 use super::plan::{self, LocalItem, Plan};
 use super::report::{PlannedFile, Report};
+use super::run_cache::RunCache;
 use super::stages::{Progress, Uploader};
 use super::{CycleSettings, DeployError, Request, elapsed_ms};
 use crate::config::Site;
@@ -26,6 +27,8 @@ pub struct SiteDeployer {
     site: Arc<Site>,
     manifests: Arc<ManifestStore>,
     settings: CycleSettings,
+    /// Scans and digests shared with the other sites of a one-shot run.
+    cache: Option<Arc<RunCache>>,
     /// `None` until the first cycle has loaded it, and while the site rests.
     manifest: Option<Manifest>,
     /// Whether a cycle got as far as its plan: the first cycle's checks are done.
@@ -49,6 +52,7 @@ impl SiteDeployer {
             manifests: Arc::new(ManifestStore::new(state_dir, &site.env, &site.prefix)),
             site,
             settings,
+            cache: None,
             manifest: None,
             started: false,
             saved: true,
@@ -58,7 +62,9 @@ impl SiteDeployer {
 
     pub(super) fn for_request(request: &Request<'_>) -> Self {
         let site = Arc::new(request.site.clone());
-        SiteDeployer::new(site, request.state_dir, request.settings)
+        let mut deployer = SiteDeployer::new(site, request.state_dir, request.settings);
+        deployer.cache = request.cache.cloned();
+        deployer
     }
 
     /// Lets go of the manifest in memory if it is saved; the next cycle loads it again (about
@@ -125,6 +131,7 @@ impl SiteDeployer {
             focus: focus.clone(),
             manifest: self.manifest.take(),
             verify_remote: self.settings.verify_remote,
+            cache: self.cache.as_deref(),
             started,
         };
         let Inputs {

@@ -1,8 +1,10 @@
 //! Digests of a cycle's scanned files: taken from the manifest when a file's stat matches its
-//! entry (no read), hashed otherwise, many files at once.
+//! entry (no read), else from the run's cache when another site of the run hashed the file as
+//! it is, hashed otherwise, many files at once.
 
 use super::plan::LocalItem;
 use super::report::Report;
+use super::run_cache::RunCache;
 use crate::config::Site;
 use crate::site::FileStat;
 use crate::site::hash::{Hashed, hash_files};
@@ -14,12 +16,14 @@ use crate::site::scan::LocalFile;
 const HASH_IN_FLIGHT: usize = 32;
 
 /// Digests of the scanned files, in their (key) order: from the manifest when the stat
-/// matches (no read), else by hashing. A file that changes while read is hashed once more; a
-/// vanished one is dropped. The keys move from `files` into the items.
+/// matches (no read), else from `cache`, else by hashing (counted in the report). A file that
+/// changes while read is hashed once more; a vanished one is dropped. The keys move from
+/// `files` into the items.
 pub(super) async fn resolve_digests(
     site: &Site,
     files: Vec<LocalFile>,
     manifest: &Manifest,
+    cache: Option<&RunCache>,
     report: &mut Report,
 ) -> Vec<LocalItem> {
     let mut local = Vec::with_capacity(files.len());
@@ -41,12 +45,26 @@ pub(super) async fn resolve_digests(
             digest: cached.unwrap_or_default(),
         });
     }
+    let mut known = match (cache, to_hash.is_empty()) {
+        (Some(cache), false) => Some(cache.digests.lock().await),
+        _ => None,
+    };
+    if let Some(known) = &known {
+        to_hash.retain(|(i, path, stat)| match known.get(path) {
+            Some((hashed, digest)) if hashed == stat => {
+                local[*i].digest = *digest;
+                false
+            }
+            _ => true,
+        });
+    }
     // Items whose digest could not be had: vanished, failed, or still changing.
     let mut dropped = Vec::new();
     for attempt in 0..2 {
         if to_hash.is_empty() {
             break;
         }
+        report.hashed += to_hash.len();
         let results = hash_files(std::mem::take(&mut to_hash), HASH_IN_FLIGHT).await;
         for (i, path, result) in results {
             let item = &mut local[i];
@@ -54,6 +72,9 @@ pub(super) async fn resolve_digests(
                 Ok(Hashed::Done { digest, stat }) => {
                     item.digest = digest;
                     item.stat = stat;
+                    if let Some(known) = known.as_mut() {
+                        known.insert(path, (stat, digest));
+                    }
                 }
                 Ok(Hashed::Changing) if attempt == 0 => {
                     // Hash it again as it is now, once the others are done.

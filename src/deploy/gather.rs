@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::digests::resolve_digests;
 use super::plan::LocalItem;
 use super::report::Report;
+use super::run_cache::RunCache;
 use super::{DeployError, blocking, elapsed_ms};
 use crate::api::{RemoteFile, StaticStore};
 use crate::config::Site;
@@ -30,6 +31,8 @@ pub(super) struct Start<'a> {
     pub manifest: Option<Manifest>,
     /// List the store even when a manifest exists.
     pub verify_remote: bool,
+    /// Scans and digests shared with the other sites of the run.
+    pub cache: Option<&'a RunCache>,
     pub started: Instant,
 }
 
@@ -58,6 +61,7 @@ pub(super) async fn gather(
         focus,
         manifest,
         verify_remote,
+        cache,
         started,
     } = start;
     // A first cycle with no manifest on disk lists the store too, at once: on a runner far
@@ -65,7 +69,7 @@ pub(super) async fn gather(
     let list_now = first && (verify_remote || !manifests.path().exists());
     let (store, scanned, manifest, listed) = tokio::join!(
         describe(remote, site, first),
-        scan_folder(site, focus.clone(), started),
+        scan_folder(site, focus.clone(), cache, started),
         load(manifests, manifest, started),
         async {
             if list_now {
@@ -92,7 +96,7 @@ pub(super) async fn gather(
             _ => report.skipped += 1,
         }
     }
-    let local = resolve_digests(site, scanned.files, &manifest, report).await;
+    let local = resolve_digests(site, scanned.files, &manifest, cache, report).await;
     tracing::debug!(ms = elapsed_ms(started), "digests resolved");
     let listing = match listed {
         Some(listing) => Some(listing),
@@ -128,6 +132,7 @@ async fn describe(
 async fn scan_folder(
     site: &Site,
     focus: Option<Arc<Focus>>,
+    cache: Option<&RunCache>,
     started: Instant,
 ) -> Result<Scan, DeployError> {
     let options = ScanOptions {
@@ -135,13 +140,18 @@ async fn scan_folder(
         prefix: site.prefix.clone(),
         ignore: site.ignore.clone(),
     };
-    let scanned = blocking(move || match focus {
-        Some(focus) => scan_within(&options, focus),
-        None => scan(&options),
-    })
-    .await?;
+    let scanned = match (focus, cache) {
+        (None, Some(cache)) => cache.scan(options).await?,
+        (focus, _) => {
+            blocking(move || match focus {
+                Some(focus) => scan_within(&options, focus),
+                None => scan(&options),
+            })
+            .await??
+        }
+    };
     tracing::debug!(ms = elapsed_ms(started), "scanned");
-    Ok(scanned?)
+    Ok(scanned)
 }
 
 async fn load(

@@ -18,16 +18,19 @@ mod digests;
 mod gather;
 pub mod plan;
 pub mod report;
+mod run_cache;
 mod stages;
 pub mod upload;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use self::cycle::SiteDeployer;
 use self::report::Report;
+pub use self::run_cache::RunCache;
 use crate::config::Site;
 use crate::remote::{Remote, RemoteError};
 use crate::site::manifest::ManifestError;
@@ -39,6 +42,8 @@ pub struct Request<'a> {
     pub site: &'a Site,
     pub state_dir: &'a Path,
     pub settings: CycleSettings,
+    /// Shared with the other sites of the run, when there are others.
+    pub cache: Option<&'a Arc<RunCache>>,
 }
 
 /// How cycles upload.
@@ -82,6 +87,17 @@ impl DeployError {
         }
     }
 
+    /// Whether every other environment of a rollout would fail the same way (credentials, a
+    /// quota, the folder, the state folder, a service that is down), so the rollout stops; an
+    /// environment's own refusal, or its missing static website, does not.
+    pub fn concerns_everyone(&self) -> bool {
+        match self {
+            Self::Remote(e) => !e.concerns_one_env(),
+            Self::NoStore { .. } => false,
+            Self::Scan(_) | Self::Manifest(_) | Self::ServiceDown { .. } | Self::Task(_) => true,
+        }
+    }
+
     /// What went wrong, short and without advice, for a one-line status: the service's
     /// answer rather than what to do about it.
     pub fn cause(&self) -> String {
@@ -93,10 +109,15 @@ impl DeployError {
     }
 }
 
-/// Deploys a site once: one full cycle of a fresh [`SiteDeployer`].
-pub async fn deploy(remote: &Remote, request: &Request<'_>) -> Result<Report, DeployError> {
+/// Deploys a site once: one full cycle of a fresh [`SiteDeployer`]. Once `stop` is cancelled
+/// no new upload starts; those in flight finish and are recorded.
+pub async fn deploy(
+    remote: &Remote,
+    request: &Request<'_>,
+    stop: &CancellationToken,
+) -> Result<Report, DeployError> {
     SiteDeployer::for_request(request)
-        .cycle(remote, None, &CancellationToken::new())
+        .cycle(remote, None, stop)
         .await
 }
 

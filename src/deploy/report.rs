@@ -29,6 +29,9 @@ pub struct Report {
     pub unchanged: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Files read to hash them (not those whose digest the manifest or another environment's
+    /// deploy of the same folder gave).
+    pub hashed: usize,
     pub bytes_uploaded: u64,
     pub duration_ms: u64,
     /// The widest the upload window grew (uploads allowed in flight at once); none for a plan.

@@ -3,6 +3,9 @@
 //! a stage, as many uploads are in flight as the remote's upload window allows; each
 //! success goes into the manifest at once and may trigger a checkpoint.
 
+use std::collections::VecDeque;
+use std::iter::Peekable;
+
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
@@ -16,6 +19,7 @@ use super::upload::{UploadError, UploadJob, Uploaded, upload_file};
 use super::{DeployError, elapsed_ms};
 use crate::api::UploadLink;
 use crate::config::Site;
+use crate::congestion::{Place, Share};
 use crate::remote::{CallTries, Remote};
 use crate::retry::Attempt;
 use crate::site::manifest::Manifest;
@@ -114,6 +118,7 @@ impl Uploader<'_> {
                 .collect();
             keys.into_iter().peekable()
         });
+        let share = self.remote.congestion().share();
         let mut flight = Flight::default();
         for index in 0..stages.len() {
             let (current, later) = stages.split_at_mut(index + 1);
@@ -127,7 +132,7 @@ impl Uploader<'_> {
             // The next stage with files: its links are asked for while this one ends.
             let ahead = later.iter_mut().position(|keys| keys.peek().is_some());
             let ahead = ahead.and_then(|next| later.get_mut(next));
-            self.stage(index, keys, ahead, &mut flight, progress)
+            self.stage(index, keys, ahead, &share, &mut flight, progress)
                 .await?;
             if self.stop.is_cancelled() {
                 return Ok(());
@@ -141,43 +146,55 @@ impl Uploader<'_> {
     /// stage before ended, then the rest. Once no file of the stage is left to start, the
     /// window's free places ask for the links of the next stage's first files (`ahead`), so
     /// that its PUTs start the moment this stage is online. A job (path, headers) exists only
-    /// while in flight.
+    /// while in flight; each holds a place of the deploy's `share` of the window.
     async fn stage<'k>(
         &'k self,
         index: usize,
-        keys: &mut impl Iterator<Item = &'k str>,
-        mut ahead: Option<&mut impl Iterator<Item = &'k str>>,
+        keys: &mut Peekable<impl Iterator<Item = &'k str>>,
+        mut ahead: Option<&mut Peekable<impl Iterator<Item = &'k str>>>,
+        share: &Share<'k>,
         flight: &mut Flight<'k>,
         progress: &mut Progress,
     ) -> Result<(), DeployError> {
         let congestion = self.remote.congestion();
         // Links of this stage still being asked for.
         let mut awaited = std::mem::take(&mut flight.asking);
-        let mut early = std::mem::take(&mut flight.early).into_iter();
+        let mut early: VecDeque<_> = std::mem::take(&mut flight.early).into();
         loop {
-            let widened = congestion.widened();
-            tokio::pin!(widened);
-            widened.as_mut().enable();
-            while flight.set.len() < congestion.allowed() && !self.stop.is_cancelled() {
-                if let Some((key, link)) = early.next() {
-                    self.start(flight, key, link);
-                } else if let Some(key) = keys.next() {
-                    self.start(flight, key, None);
-                } else if let Some(key) = ahead.as_mut().and_then(|keys| keys.next()) {
-                    flight.asking += 1;
-                    flight.set.push(self.ask_ahead(key, index + 1).boxed());
-                } else {
+            let changed = congestion.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            // Whether a file waits for a place in the window.
+            let mut blocked = false;
+            while !self.stop.is_cancelled() {
+                let this_stage = !early.is_empty() || keys.peek().is_some();
+                if !this_stage && ahead.as_mut().is_none_or(|keys| keys.peek().is_none()) {
                     break;
                 }
+                let Some(place) = share.place(flight.set.len()) else {
+                    blocked = this_stage;
+                    break;
+                };
+                if let Some((key, link)) = early.pop_front() {
+                    self.start(flight, key, link, place);
+                } else if let Some(key) = keys.next() {
+                    self.start(flight, key, None, place);
+                } else if let Some(key) = ahead.as_mut().and_then(|keys| keys.next()) {
+                    flight.asking += 1;
+                    flight
+                        .set
+                        .push(self.ask_ahead(key, index + 1, place).boxed());
+                }
             }
-            let waiting = early.len() > 0 && !self.stop.is_cancelled();
-            if flight.uploading == 0 && awaited == 0 && !waiting {
+            let waiting = !early.is_empty() && !self.stop.is_cancelled();
+            if flight.uploading == 0 && awaited == 0 && !waiting && !blocked {
                 return Ok(());
             }
-            let full = flight.set.len() >= congestion.allowed();
+            // Other deploys may hold every place: then nothing of this one is in flight.
             let landed = tokio::select! {
-                landed = flight.set.next() => landed,
-                () = &mut widened, if full => continue,
+                landed = flight.set.next(), if !flight.set.is_empty() => landed,
+                () = &mut changed, if blocked => continue,
+                else => return Ok(()),
             };
             match landed {
                 None => return Ok(()),
@@ -188,7 +205,7 @@ impl Uploader<'_> {
                 Some(Landed::Link { key, stage, link }) if stage == index => {
                     awaited -= 1;
                     if !self.stop.is_cancelled() {
-                        self.start(flight, key, link);
+                        early.push_back((key, link));
                     }
                 }
                 Some(Landed::Link { key, link, .. }) => {
@@ -200,7 +217,13 @@ impl Uploader<'_> {
     }
 
     /// Starts the upload of `key`, with a link already asked for, if any.
-    fn start<'k>(&'k self, flight: &mut Flight<'k>, key: &'k str, link: Option<UploadLink>) {
+    fn start<'k>(
+        &'k self,
+        flight: &mut Flight<'k>,
+        key: &'k str,
+        link: Option<UploadLink>,
+        place: Place<'k>,
+    ) {
         let site = self.site;
         let job = UploadJob {
             key,
@@ -208,18 +231,23 @@ impl Uploader<'_> {
             headers: site.headers.for_path(site.relative(key)),
         };
         flight.uploading += 1;
-        flight.set.push(self.timed(job, link).boxed());
+        flight.set.push(self.timed(job, link, place).boxed());
     }
 
     /// One upload, with its job and how long it took.
-    async fn timed<'j>(&self, job: UploadJob<'j>, link: Option<UploadLink>) -> Landed<'j> {
+    async fn timed<'j>(
+        &self,
+        job: UploadJob<'j>,
+        link: Option<UploadLink>,
+        _place: Place<'_>,
+    ) -> Landed<'j> {
         let begun = Instant::now();
         let result = upload_file(self.remote, &self.site.env, &job, link).await;
         Landed::Upload(job, result, elapsed_ms(begun))
     }
 
     /// One try at the link of a file of a later stage; its upload asks again if it failed.
-    async fn ask_ahead<'j>(&self, key: &'j str, stage: usize) -> Landed<'j> {
+    async fn ask_ahead<'j>(&self, key: &'j str, stage: usize, _place: Place<'_>) -> Landed<'j> {
         let tries = CallTries::default();
         let link = match self
             .remote

@@ -189,6 +189,7 @@ mod tests {
     fn site(dir: &Path) -> Site {
         Site {
             name: "www".into(),
+            group: "www".into(),
             env: "env-1".into(),
             dir: dir.to_owned(),
             prefix: String::new(),

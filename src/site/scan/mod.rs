@@ -47,7 +47,7 @@ pub struct LocalFile {
 }
 
 /// The outcome of a scan.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Scan {
     /// Sorted by key; keys are unique.
     pub files: Vec<LocalFile>,
