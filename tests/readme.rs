@@ -79,6 +79,29 @@ const COMMANDS: &[(&str, Check)] = &[
     ),
     ("cp config/gitlab-ci.yml .gitlab-ci.yml", Exits(0, &[])),
     (
+        "printf '%s\\n' shop-a shop-b shop-c > merchants.txt",
+        Exits(0, &[]),
+    ),
+    (
+        "tcb-deploy deploy --dir dist --envs-file merchants.txt",
+        Exits(
+            0,
+            &[
+                "shop-a: uploaded 8 files",
+                "3 of 3 environments done, 0 failed: 24 files",
+                "8 hashed",
+            ],
+        ),
+    ),
+    (
+        // shop-b and shop-c fall in shard 2 of 2, and are deployed already.
+        "tcb-deploy deploy --dir dist --envs-file merchants.txt --shard 2/2 --json",
+        Exits(
+            0,
+            &["\"env\":\"shop-b\"", "\"env\":\"shop-c\"", "\"uploaded\":0"],
+        ),
+    ),
+    (
         "tcb-deploy watch --env dev-123 --dir dist -- npm run build -- --watch",
         Serves(&["uploaded", "built.html"]),
     ),
