@@ -13,6 +13,7 @@ use common::{Harness, Run, numbered_site};
 use serde_json::Value;
 
 const FILES: usize = 12;
+const THREE: &[&str] = &["--env", "shop-a", "--env", "shop-b", "--env", "shop-c"];
 
 /// `deploy --dir DIR ARGS… --json` against `h`.
 async fn deploy(h: &Harness, dir: &Path, args: &[&str]) -> Run {
@@ -58,24 +59,16 @@ async fn one_build_reaches_every_environment_and_is_hashed_once() {
     for env in envs {
         h.create_store(env).await;
     }
-    let run = deploy(
-        &h,
-        site.path(),
-        &["--env", "shop-a", "--env", "shop-b", "--env", "shop-c"],
-    )
-    .await;
+    let run = deploy(&h, site.path(), THREE).await;
     assert_eq!(run.code, 0, "{run:?}");
     let lines = lines(&run);
     assert_eq!(envs_of(&lines), envs.map(str::to_owned).into());
     for line in &lines {
         assert_eq!(line["uploaded"], FILES, "{line}");
     }
-    let hashed: u64 = lines
-        .iter()
-        .map(|l| l["hashed"].as_u64().expect("hashed"))
-        .sum();
     assert_eq!(
-        hashed, FILES as u64,
+        lines_hashed(&run),
+        FILES as u64,
         "each file is read once for all environments"
     );
     for env in envs {
@@ -89,12 +82,7 @@ async fn one_build_reaches_every_environment_and_is_hashed_once() {
     settle([changed], 1);
     let puts = h.emulator.counters().puts;
     let links = h.api_calls(common::LINK);
-    let run = deploy(
-        &h,
-        site.path(),
-        &["--env", "shop-a", "--env", "shop-b", "--env", "shop-c"],
-    )
-    .await;
+    let run = deploy(&h, site.path(), THREE).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(h.emulator.counters().puts - puts, envs.len() as u64);
     assert_eq!(h.api_calls(common::LINK) - links, envs.len() as u64);

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::{Harness, Run, finish};
 use yaml_rust2::{Yaml, YamlLoader};
@@ -47,32 +47,6 @@ fn checkout(list: &str) -> tempfile::TempDir {
     }
     common::write_files(dir.path(), [(list, text)]);
     dir
-}
-
-/// Runs `script` as `sh -c` in `dir`, with only `vars` and a PATH that finds the binary
-/// under test first.
-fn shell(
-    program: &str,
-    flags: &[&str],
-    dir: &Path,
-    script: &str,
-    vars: &[(String, String)],
-) -> tokio::process::Command {
-    let bin = Path::new(env!("CARGO_BIN_EXE_tcb-deploy"))
-        .parent()
-        .expect("the binary's folder");
-    let system = std::env::var_os("PATH").unwrap_or_default();
-    let path = std::env::join_paths(
-        std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&system)),
-    )
-    .expect("PATH");
-    let mut command = common::isolated(program, vars);
-    command
-        .args(flags)
-        .arg(script)
-        .current_dir(dir)
-        .env("PATH", path);
-    command
 }
 
 /// Every environment appears in exactly one shard's JSON lines, deployed, and is online.
@@ -151,7 +125,7 @@ async fn the_github_matrix_deploys_every_environment_once_across_its_shards() {
         }
         let dir = checkout("merchants.txt");
         let script = text(&step["run"], "the deploy script");
-        let mut command = shell(
+        let mut command = common::ci_shell(
             "bash",
             &["-eo", "pipefail", "-c"],
             dir.path(),
@@ -255,7 +229,7 @@ async fn the_indexed_job_deploys_every_environment_once_across_its_pods() {
             };
             vars.push((name, value));
         }
-        let mut command = shell("/bin/sh", &["-c"], root.path(), &script, &vars);
+        let mut command = common::ci_shell("/bin/sh", &["-c"], root.path(), &script, &vars);
         runs.push(tokio::spawn(async move { finish(&mut command).await }));
         roots.push(root);
     }

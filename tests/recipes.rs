@@ -333,20 +333,8 @@ fn gitlab_recipe_deploys_the_default_branch_one_job_at_a_time_with_the_token_fro
 /// Runs `script` as a CI runs a step: `bash -eo pipefail -c`, in `dir`, with only `vars` and
 /// a PATH that finds the binary under test first.
 async fn sh(dir: &Path, script: &str, vars: &[(String, String)]) -> Run {
-    let bin = Path::new(env!("CARGO_BIN_EXE_tcb-deploy"))
-        .parent()
-        .expect("the binary's folder");
-    let system = std::env::var_os("PATH").unwrap_or_default();
-    let path = std::env::join_paths(
-        std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&system)),
-    )
-    .expect("PATH");
-    let mut command = common::isolated("bash", vars);
-    command
-        .args(["-eo", "pipefail", "-c", script])
-        .current_dir(dir)
-        .env("PATH", path);
-    finish(&mut command).await
+    let flags = ["-eo", "pipefail", "-c"];
+    finish(&mut common::ci_shell("bash", &flags, dir, script, vars)).await
 }
 
 // ---- GitHub Actions ----

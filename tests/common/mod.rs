@@ -222,6 +222,32 @@ pub fn isolated(
     command
 }
 
+/// `program FLAGS… script` as a CI runner runs a step's script: in `dir`, with only `vars` and
+/// a PATH that finds the binary under test first.
+pub fn ci_shell(
+    program: &str,
+    flags: &[&str],
+    dir: &Path,
+    script: &str,
+    vars: &[(String, String)],
+) -> tokio::process::Command {
+    let bin = Path::new(env!("CARGO_BIN_EXE_tcb-deploy"))
+        .parent()
+        .expect("the binary's folder");
+    let system = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(
+        std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&system)),
+    )
+    .expect("PATH");
+    let mut command = isolated(program, vars);
+    command
+        .args(flags)
+        .arg(script)
+        .current_dir(dir)
+        .env("PATH", path);
+    command
+}
+
 /// Runs `command` to its end.
 pub async fn finish(command: &mut tokio::process::Command) -> Run {
     let output = command.output().await.expect("binary runs");
